@@ -1,0 +1,118 @@
+"""The ``gankit`` command: train, sample, presets.
+
+Every user error is printed as one line, ``gankit: error: <problem>; <fix>``, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from gankit import __version__
+from gankit.errors import GankitError, TrainingDiverged
+
+
+def _train(args: argparse.Namespace) -> int:
+    from gankit.config import DEFAULT_PRESET, resolve
+    from gankit.training.loop import Trainer
+
+    if args.resume:
+        overrides = ([args.preset] if args.preset else []) + args.overrides
+        trainer = Trainer.resume(args.resume, overrides)
+    else:
+        preset, overrides = args.preset, list(args.overrides)
+        if preset is not None and "=" in preset:
+            preset, overrides = None, [preset, *overrides]
+        config = resolve(preset, overrides)
+        name = preset or DEFAULT_PRESET
+        run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
+            raise GankitError(
+                f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out"
+            )
+        trainer = Trainer(config, run_dir)
+    if args.quiet:
+        trainer.config.log.progress = False
+    cfg = trainer.config
+    print(
+        f"gankit {__version__}: {cfg.name} on {cfg.data.name} ({cfg.model.arch}, {cfg.objective.loss}), "
+        f"{cfg.train.steps} steps, device {trainer.device}, run directory {trainer.run_dir}"
+    )
+    result = trainer.fit()
+    if result.interrupted:
+        print(f"interrupted at step {result.step}; checkpoint {result.checkpoint}")
+        print(f"continue with: gankit train --resume {trainer.run_dir}")
+        return 130
+    print(f"samples:    {result.samples}")
+    print(f"checkpoint: {result.checkpoint}")
+    print(f"logs:       {trainer.run_dir / 'metrics.jsonl'}  (tensorboard --logdir {trainer.run_dir / 'tb'})")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from gankit.imaging import write_samples
+    from gankit.sampling import generate, load_generator
+    from gankit.training.loop import select_device
+
+    generator = load_generator(args.source, ema=not args.no_ema, device=select_device(args.device))
+    path = write_samples(generate(generator, args.n, args.seed), args.out)
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from gankit.config import DEFAULT_PRESET, load_preset, preset_names
+
+    names = preset_names()
+    width = max(map(len, names))
+    for name in names:
+        marker = " (default)" if name == DEFAULT_PRESET else ""
+        print(f"{name:<{width}}  {load_preset(name).description}{marker}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``gankit`` command."""
+    parser = argparse.ArgumentParser(prog="gankit", description="GANs and MMD-based generative models in PyTorch")
+    parser.add_argument("--version", action="version", version=f"gankit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model from a preset with key=value overrides")
+    train.add_argument("preset", nargs="?", help="preset name (see 'gankit presets'; default: digits)")
+    train.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.steps=2000")
+    train.add_argument("--out", help="run directory (default: runs/<preset>-<time>)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    sample = commands.add_parser("sample", help="draw samples from a trained generator")
+    sample.add_argument("source", metavar="RUN_DIR|CHECKPOINT")
+    sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--out", required=True, help="PATH.png (grid), PATH.npz (uint8 arrays) or a folder")
+    sample.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    sample.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA copy")
+    sample.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    sample.set_defaults(func=_sample)
+
+    presets = commands.add_parser("presets", help="list the presets")
+    presets.set_defaults(func=_presets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gankit`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TrainingDiverged as exc:
+        print(f"gankit: error: {exc}", file=sys.stderr)
+        return 1
+    except GankitError as exc:
+        print(f"gankit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,270 @@
+"""Typed run configuration: dataclasses, YAML presets shipped in the package, ``key=value`` overrides.
+
+A configuration is a tree of small dataclasses (one per section). Presets are YAML files in
+``gankit/presets/``; the command line overrides any leaf with ``section.key=value``, where the value
+is parsed as YAML (so ``train.steps=2000`` is an int and ``ema.enabled=false`` a bool) and then
+checked against the field's declared type. Every problem is a one-line :class:`GankitError` that
+names the valid keys, presets or the expected type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from gankit.errors import GankitError
+
+
+@dataclass
+class DataConfig:
+    """Where training examples come from (see :mod:`gankit.data`)."""
+
+    name: str = "digits"
+    path: str = ""
+    split: str = "train"
+    resolution: int = 16
+    grayscale: bool = False
+    radius: float = 1.0
+    std: float = 0.01
+    download: bool = True
+    num_workers: int = 0
+
+
+@dataclass
+class ModelConfig:
+    """Generator and discriminator architecture (see :mod:`gankit.models`)."""
+
+    arch: str = "dcgan"
+    z_dim: int = 64
+    width: int = 64
+    d_width: int = 0
+    depth: int = 3
+
+
+@dataclass
+class ObjectiveConfig:
+    """The adversarial loss (see :mod:`gankit.objectives`)."""
+
+    loss: str = "ns"
+
+
+@dataclass
+class OptimConfig:
+    """Optimizers for G and D, and the learning-rate schedule."""
+
+    name: str = "adam"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_decay: str = "none"
+
+
+@dataclass
+class TrainConfig:
+    """Length, batch, alternation and numerics of the training loop."""
+
+    steps: int = 2000
+    batch_size: int = 64
+    n_critic: int = 1
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+
+
+@dataclass
+class EMAConfig:
+    """Exponential moving average of the generator's weights (Yazici et al., ICLR 2019)."""
+
+    enabled: bool = True
+    decay: float = 0.999
+    start: int = 0
+
+
+@dataclass
+class LogConfig:
+    """What the run directory receives, and how often."""
+
+    every: int = 50
+    sample_every: int = 500
+    ckpt_every: int = 500
+    keep: int = 3
+    n_samples: int = 64
+    tensorboard: bool = True
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    """A whole run: one field per section, plus the preset's name and one-line description."""
+
+    name: str = "custom"
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ema: EMAConfig = field(default_factory=EMAConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain nested dicts (what ``config.yaml`` holds)."""
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        """The configuration as YAML text, sections in declaration order."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+DEFAULT_PRESET = "digits"
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the declared type ``tp``; ints are accepted where floats are expected."""
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise GankitError(f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    """Build dataclass ``cls`` from a dict, rejecting unknown keys and wrongly typed values."""
+    if not isinstance(values, dict):
+        raise GankitError(f"{prefix or 'config'}: expected a mapping of keys, got {values!r}")
+    hints = _field_types(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        where = f"section '{prefix}'" if prefix else "the top level"
+        raise GankitError(
+            f"unknown config key '{_join(prefix, unknown[0])}'; valid keys in {where}: {', '.join(hints)}"
+        )
+    kwargs = {}
+    for name, tp in hints.items():
+        if name not in values:
+            continue
+        key = _join(prefix, name)
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, values[name], key)
+        else:
+            kwargs[name] = _coerce(values[name], tp, key)
+    return cls(**kwargs)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def config_from_dict(values: dict[str, Any]) -> Config:
+    """Build a :class:`Config` from nested dicts (a preset, a ``config.yaml``, a checkpoint)."""
+    return _build(Config, values, "")
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped in ``gankit/presets``."""
+    folder = resources.files("gankit") / "presets"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> Config:
+    """Load a named preset; an unknown name is an error listing the valid ones."""
+    names = preset_names()
+    if name not in names:
+        raise GankitError(f"unknown preset '{name}'; valid presets: {', '.join(names)} (see 'gankit presets')")
+    text = (resources.files("gankit") / "presets" / f"{name}.yaml").read_text()
+    values = yaml.safe_load(text) or {}
+    values.setdefault("name", name)
+    return config_from_dict(values)
+
+
+def apply_overrides(config: Config, overrides: list[str]) -> Config:
+    """Return a copy of ``config`` with ``section.key=value`` overrides applied (values parsed as YAML)."""
+    values = config.to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise GankitError(f"override '{item}' is not of the form section.key=value (e.g. train.steps=2000)")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = values
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if not isinstance(child, dict):
+                valid = ", ".join(k for k, v in node.items() if isinstance(v, dict))
+                where = ".".join(parts[: i + 1])
+                raise GankitError(f"unknown config section '{where}'; valid sections: {valid}")
+            node = child
+        leaf = parts[-1]
+        if leaf not in node or isinstance(node[leaf], dict):
+            valid = ", ".join(k for k, v in node.items() if not isinstance(v, dict))
+            raise GankitError(f"unknown config key '{key}'; valid keys here: {valid}")
+        try:
+            node[leaf] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise GankitError(f"override '{item}': cannot parse value ({exc.__class__.__name__})") from exc
+    return config_from_dict(values)
+
+
+def resolve(preset: str | None, overrides: list[str]) -> Config:
+    """The configuration a ``gankit train [PRESET] [key=value ...]`` command asks for, validated."""
+    config = apply_overrides(load_preset(preset or DEFAULT_PRESET), overrides)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Range checks that the types alone cannot express; each failure names the key and the fix."""
+    checks = [
+        (config.train.steps >= 1, "train.steps must be >= 1"),
+        (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
+        (config.train.n_critic >= 1, "train.n_critic must be >= 1"),
+        (config.train.precision in ("fp32", "bf16"), "train.precision must be one of: fp32, bf16"),
+        (config.optim.name in ("adam", "rmsprop"), "optim.name must be one of: adam, rmsprop"),
+        (config.optim.lr_decay in ("none", "linear"), "optim.lr_decay must be one of: none, linear"),
+        (config.optim.lr_g > 0 and config.optim.lr_d > 0, "optim.lr_g and optim.lr_d must be > 0"),
+        (0 <= config.optim.beta1 < 1 and 0 <= config.optim.beta2 < 1, "optim.beta1/beta2 must be in [0, 1)"),
+        (0 <= config.ema.decay < 1, "ema.decay must be in [0, 1)"),
+        (config.ema.start >= 0, "ema.start must be >= 0"),
+        (config.model.z_dim >= 1 and config.model.width >= 1, "model.z_dim and model.width must be >= 1"),
+        (config.model.d_width >= 0, "model.d_width must be >= 0 (0: same as model.width)"),
+        (config.model.depth >= 1, "model.depth must be >= 1"),
+        (config.data.resolution >= 1, "data.resolution must be >= 1"),
+        (config.data.std > 0, "data.std must be > 0"),
+        (config.data.num_workers >= 0, "data.num_workers must be >= 0"),
+        (
+            min(config.log.every, config.log.sample_every, config.log.ckpt_every, config.log.keep) >= 1,
+            "log.every, log.sample_every, log.ckpt_every and log.keep must be >= 1",
+        ),
+        (config.log.n_samples >= 1, "log.n_samples must be >= 1"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise GankitError(message)

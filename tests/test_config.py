@@ -1,0 +1,80 @@
+import pytest
+
+from gankit.config import Config, apply_overrides, config_from_dict, load_preset, preset_names, resolve
+from gankit.errors import GankitError
+
+REQUIRED_PRESETS = {"ring-minimax", "ring-ns", "grid-ns", "digits", "mnist-dcgan"}
+
+
+def test_required_presets_ship_and_load():
+    assert REQUIRED_PRESETS <= set(preset_names())
+    for name in preset_names():
+        config = load_preset(name)
+        assert config.name == name
+        assert config.description, f"preset {name} has no description"
+
+
+def test_default_is_digits():
+    assert resolve(None, []).data.name == "digits"
+
+
+def test_overrides_are_parsed_as_yaml_and_typed():
+    config = apply_overrides(Config(), ["train.steps=123", "ema.enabled=false", "optim.lr_g=1e-3", "data.name=ring"])
+    assert config.train.steps == 123 and isinstance(config.train.steps, int)
+    assert config.ema.enabled is False
+    assert config.optim.lr_g == pytest.approx(1e-3)
+    assert config.data.name == "ring"
+
+
+def test_int_accepted_for_float():
+    config = apply_overrides(Config(), ["optim.lr_d=1"])
+    assert config.optim.lr_d == 1.0 and isinstance(config.optim.lr_d, float)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("train.stepz=5", "unknown config key 'train.stepz'; valid keys here: steps, batch_size"),
+        ("trian.steps=5", "unknown config section 'trian'; valid sections: data, model"),
+        ("train.steps=many", "train.steps: expected int, got 'many'"),
+        ("train.steps=2.5", "train.steps: expected int, got 2.5"),
+        ("ema.enabled=3", "ema.enabled: expected bool, got 3"),
+        ("steps", "is not of the form section.key=value"),
+    ],
+)
+def test_bad_overrides_name_the_problem(override, expected):
+    with pytest.raises(GankitError, match=None) as info:
+        apply_overrides(Config(), [override])
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_preset_lists_valid_ones():
+    with pytest.raises(GankitError) as info:
+        load_preset("digitz")
+    assert "unknown preset 'digitz'" in str(info.value)
+    assert "digits" in str(info.value) and "ring-ns" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.batch_size=0", "train.batch_size must be >= 1"),
+        ("optim.lr_decay=cosine", "optim.lr_decay must be one of"),
+        ("ema.decay=1.5", "ema.decay must be in [0, 1)"),
+        ("train.precision=fp16", "train.precision must be one of"),
+    ],
+)
+def test_validation_ranges(override, message):
+    with pytest.raises(GankitError, match=message.replace("[", r"\[").replace(")", r"\)")):
+        resolve("digits", [override])
+
+
+def test_round_trip_through_dict():
+    config = resolve("ring-ns", ["train.steps=7"])
+    assert config_from_dict(config.to_dict()) == config
+
+
+def test_unknown_top_level_key_in_dict():
+    with pytest.raises(GankitError, match="unknown config key 'bogus'"):
+        config_from_dict({"bogus": 1})

@@ -1,0 +1,145 @@
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from gankit.config import resolve
+from gankit.errors import TrainingDiverged
+from gankit.training import checkpoint as checkpoint_io
+from gankit.training.logging import read_metrics
+from gankit.training.loop import Trainer
+
+TINY_DIGITS = [
+    "data.resolution=8",
+    "model.width=8",
+    "model.z_dim=8",
+    "train.batch_size=16",
+    "log.every=2",
+    "log.sample_every=4",
+    "log.ckpt_every=4",
+    "log.progress=false",
+    "log.tensorboard=false",
+    "ema.start=2",
+]
+
+
+def tiny(preset="digits", *extra):
+    return resolve(preset, [*TINY_DIGITS, *extra] if preset == "digits" else ["log.progress=false", *extra])
+
+
+def assert_same_state(a: dict, b: dict):
+    for key in ("G", "D", "G_ema"):
+        assert (a[key] is None) == (b[key] is None)
+        for name, tensor in (a[key] or {}).items():
+            assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs"
+    for key in ("opt_g", "opt_d"):
+        for pid, slots in a[key]["state"].items():
+            for slot, value in slots.items():
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(b[key]["state"][pid][slot]))
+
+
+def test_same_seed_is_bit_identical_and_other_seed_is_not(tmp_path):
+    runs = [Trainer(tiny("digits", "train.steps=6", f"train.seed={s}"), tmp_path / str(i)) for i, s in enumerate([1, 1, 2])]
+    for trainer in runs:
+        trainer.fit()
+    states = [r.state_dict() for r in runs]
+    assert_same_state(states[0], states[1])
+    assert not torch.equal(states[0]["G"]["net.0.weight"], states[2]["G"]["net.0.weight"])
+
+
+def strip_timing(records):
+    return [{k: v for k, v in r.items() if k != "images_per_s"} for r in records]
+
+
+@pytest.mark.parametrize("preset", ["digits", "ring-ns"])
+def test_interrupted_and_resumed_run_equals_straight_run(tmp_path, preset, monkeypatch):
+    steps = ["train.steps=10", "log.ckpt_every=4", "log.every=2"]
+    straight = Trainer(tiny(preset, *steps), tmp_path / "straight")
+    straight.fit()
+
+    interrupted = Trainer(tiny(preset, *steps), tmp_path / "interrupted")
+    original = Trainer.train_step
+
+    def step_then_signal(self, measure=False):
+        stats = original(self, measure)
+        if self.step == 5:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, handled between iterations
+        return stats
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_signal)
+    result = interrupted.fit()
+    monkeypatch.setattr(Trainer, "train_step", original)
+    assert result.interrupted and result.step == 5
+    assert checkpoint_io.list_checkpoints(tmp_path / "interrupted" / "checkpoints")[-1].name == "step-000005.pt"
+
+    resumed = Trainer.resume(tmp_path / "interrupted")
+    assert resumed.step == 5
+    resumed.fit()
+    assert resumed.step == 10
+    assert_same_state(straight.state_dict(), resumed.state_dict())
+    assert strip_timing(read_metrics(tmp_path / "straight")) == strip_timing(read_metrics(tmp_path / "interrupted"))
+
+
+def test_resume_from_periodic_checkpoint_drops_later_log_lines(tmp_path):
+    trainer = Trainer(tiny("digits", "train.steps=6"), tmp_path)
+    trainer.fit()
+    (tmp_path / "checkpoints" / "step-000006.pt").unlink()
+    resumed = Trainer.resume(tmp_path)
+    assert resumed.step == 4
+    resumed.fit()
+    assert [r["step"] for r in read_metrics(tmp_path)] == [2, 4, 6]
+
+
+def test_run_directory_contents(tmp_path):
+    config = resolve("digits", [*TINY_DIGITS, "train.steps=4", "log.tensorboard=true", "log.keep=1", "log.ckpt_every=2"])
+    Trainer(config, tmp_path).fit()
+    assert (tmp_path / "config.yaml").read_text().startswith("name: digits")
+    assert [p.name for p in checkpoint_io.list_checkpoints(tmp_path / "checkpoints")] == ["step-000004.pt"]
+    assert (tmp_path / "samples" / "step-000004.png").is_file()
+    assert any((tmp_path / "tb").iterdir())
+    record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    expected = {"loss_d", "loss_g", "d_real", "d_fake", "d_accuracy", "grad_norm_d", "grad_norm_g", "lr_g", "images_per_s"}
+    assert expected <= set(record)
+    assert not list((tmp_path / "checkpoints").glob(".*tmp"))
+
+
+def test_linear_lr_decay(tmp_path):
+    trainer = Trainer(tiny("digits", "train.steps=8", "optim.lr_decay=linear", "optim.lr_g=0.001"), tmp_path)
+    for _ in range(6):
+        trainer.train_step()
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(0.001 * (1 - 6 / 8), rel=1e-12)
+
+
+def test_n_critic_draws_n_real_batches_per_iteration(tmp_path):
+    trainer = Trainer(tiny("digits", "train.steps=3", "train.n_critic=3"), tmp_path)
+    trainer.train_step()
+    trainer.train_step()
+    assert trainer.stream.consumed == 6
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    trainer = Trainer(tiny("digits", "train.steps=10", "log.ckpt_every=2"), tmp_path)
+    original = trainer.objective.generator_loss
+
+    def poisoned(*args, **kwargs):
+        loss, stats = original(*args, **kwargs)
+        return (loss * float("nan") if trainer.step == 2 else loss), stats
+
+    monkeypatch.setattr(trainer.objective, "generator_loss", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"loss_g is nan at step 3.*step-000002\.pt"):
+        trainer.fit()
+    assert [p.name for p in checkpoint_io.list_checkpoints(tmp_path / "checkpoints")] == ["step-000002.pt"]
+
+
+def test_ema_before_and_after_start(tmp_path):
+    trainer = Trainer(tiny("digits", "train.steps=5", "ema.start=2", "ema.decay=0.5"), tmp_path)
+    trainer.train_step()
+    trainer.train_step()
+    for p_ema, p in zip(trainer.G_ema.parameters(), trainer.G.parameters(), strict=True):
+        assert torch.equal(p_ema, p)
+    before = [p.clone() for p in trainer.G_ema.parameters()]
+    trainer.train_step()
+    for old, p_ema, p in zip(before, trainer.G_ema.parameters(), trainer.G.parameters(), strict=True):
+        torch.testing.assert_close(p_ema, 0.5 * old + 0.5 * p, rtol=0, atol=1e-7)
