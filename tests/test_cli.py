@@ -1,0 +1,97 @@
+"""The ``gankit`` command end to end: every preset for a few steps, sampling, errors, resume."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gankit.cli import main
+from gankit.config import preset_names
+from gankit.data.named import dataset_folder
+from gankit.training import checkpoint as checkpoint_io
+
+FAST = ["train.steps=3", "log.every=1", "log.sample_every=3", "log.ckpt_every=3", "log.tensorboard=false"]
+
+
+def presets_without_downloads():
+    return [p for p in preset_names() if p != "mnist-dcgan"]
+
+
+@pytest.mark.parametrize("preset", presets_without_downloads())
+def test_every_preset_trains_a_few_steps(tmp_path, preset, capsys):
+    assert main(["train", preset, *FAST, "train.batch_size=16", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "samples:" in out and "checkpoint:" in out
+    assert (tmp_path / "checkpoints" / "step-000003.pt").is_file()
+    assert (tmp_path / "samples" / "step-000003.png").is_file()
+
+
+def test_mnist_dcgan_preset_on_the_real_test_split(tmp_path, assets):
+    raw = dataset_folder("mnist") / "raw"
+    raw.mkdir(parents=True)
+    for path in (assets / "mnist").glob("t10k-*.gz"):
+        shutil.copy(path, raw / path.name)
+    args = ["train", "mnist-dcgan", *FAST, "data.split=test", "data.download=false", "model.width=8"]
+    assert main([*args, "--out", str(tmp_path), "--quiet"]) == 0
+    assert Image.open(tmp_path / "samples" / "step-000003.png").size == (8 * 34 + 2, 8 * 34 + 2)
+
+
+def test_sample_png_npz_folder(tmp_path):
+    run = tmp_path / "run"
+    main(["train", "digits", *FAST, "model.width=8", "--out", str(run), "--quiet"])
+    assert main(["sample", str(run), "-n", "10", "--out", str(tmp_path / "grid.png")]) == 0
+    assert main(["sample", str(run), "-n", "10", "--out", str(tmp_path / "s.npz"), "--seed", "3"]) == 0
+    checkpoint = checkpoint_io.list_checkpoints(run / "checkpoints")[-1]
+    assert main(["sample", str(checkpoint), "-n", "10", "--out", str(tmp_path / "again.npz"), "--seed", "3"]) == 0
+    assert main(["sample", str(run), "-n", "4", "--out", str(tmp_path / "pngs"), "--no-ema"]) == 0
+    with np.load(tmp_path / "s.npz") as a, np.load(tmp_path / "again.npz") as b:
+        assert a["x"].shape == (10, 16, 16, 1) and a["x"].dtype == np.uint8
+        np.testing.assert_array_equal(a["x"], b["x"])
+    assert len(list((tmp_path / "pngs").glob("*.png"))) == 4
+    assert Image.open(tmp_path / "grid.png").size[0] > 16
+
+
+def test_sample_is_independent_of_batching(tmp_path):
+    from gankit.sampling import generate, load_generator
+
+    run = tmp_path / "run"
+    main(["train", "digits", *FAST, "model.width=8", "--out", str(run), "--quiet"])
+    G = load_generator(run)
+    np.testing.assert_array_equal(generate(G, 9, seed=1, batch_size=2).numpy(), generate(G, 9, seed=1).numpy())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "digitz"], "unknown preset 'digitz'; valid presets:"),
+        (["train", "digits", "train.stepz=3"], "unknown config key 'train.stepz'"),
+        (["train", "model.arch=vit", "train.steps=1"], "unknown model.arch 'vit'; valid architectures"),
+        (["train", "digits", "train.steps=abc"], "train.steps: expected int"),
+        (["sample", "/nonexistent/run", "--out", "x.png"], "no such run directory or checkpoint"),
+    ],
+)
+def test_errors_are_one_line(argv, message, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path / "out")] if argv[0] == "train" else argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_resume_extends_a_finished_run(tmp_path, capsys):
+    main(["train", "ring-ns", *FAST, "--out", str(tmp_path), "--quiet"])
+    assert main(["train", "--resume", str(tmp_path), "train.steps=5", "--quiet"]) == 0
+    assert checkpoint_io.list_checkpoints(tmp_path / "checkpoints")[-1].name == "step-000005.pt"
+    assert main(["train", "ring-ns", *FAST, "--out", str(tmp_path)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_console_script_presets_table():
+    result = subprocess.run(
+        [sys.executable, "-m", "gankit", "presets"], capture_output=True, text=True, check=True, timeout=120
+    )
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(preset_names())
+    assert any(line.startswith("digits") and "(default)" in line for line in lines)
