@@ -77,7 +77,11 @@ def minimal_step(trainer, real: torch.Tensor):
             with torch.no_grad():
                 fake = G(torch.randn(batch, G.z_dim))
             lr, lf = D(real), D(fake)
-            loss = F.relu(1 - lr).mean() + F.relu(1 + lf).mean() if hinge else F.softplus(-lr).mean() + F.softplus(lf).mean()
+            loss = (
+                F.relu(1 - lr).mean() + F.relu(1 + lf).mean()
+                if hinge
+                else F.softplus(-lr).mean() + F.softplus(lf).mean()
+            )
             opt_d.zero_grad(set_to_none=True)
             loss.backward()
             opt_d.step()
@@ -145,8 +149,8 @@ def main() -> None:
         return
     peak = matmul_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul 2048^3: {peak:.1f} GFLOP/s")
-    header = f"{'setup':<9} {'loop':<8} {'s/iter':>8} {'img/s':>8} {'GFLOP/it':>9} {'GFLOP/s':>8} {'of peak':>8} {'RSS MB':>7}"
-    print(header)
+    columns = ("s/iter", "img/s", "GFLOP/it", "GFLOP/s", "of peak", "RSS MB")
+    print(f"{'setup':<9} {'loop':<8} " + " ".join(f"{c:>8}" for c in columns))
     for setup in SETUPS:
         results = {mode: run_child(setup, mode, args.iters, args.batch) for mode in ("minimal", "gankit")}
         for mode, r in results.items():

@@ -44,13 +44,25 @@ class ModelConfig:
     width: int = 64
     d_width: int = 0
     depth: int = 3
+    d_norm: str = "batch"
+    spectral_norm: bool = False
+    g_spectral_norm: bool = False
+    sn_iters: int = 1
 
 
 @dataclass
 class ObjectiveConfig:
-    """The adversarial loss (see :mod:`gankit.objectives`)."""
+    """The adversarial loss and the regularisers of D (see :mod:`gankit.objectives`)."""
 
     loss: str = "ns"
+    gp: float = 0.0
+    gp_one_sided: bool = False
+    r1: float = 0.0
+    r2: float = 0.0
+    reg_every: int = 1
+    clip: float = 0.0
+    noise_std: float = 0.0
+    noise_anneal: int = 0
 
 
 @dataclass
@@ -256,6 +268,15 @@ def validate(config: Config) -> None:
         (config.model.z_dim >= 1 and config.model.width >= 1, "model.z_dim and model.width must be >= 1"),
         (config.model.d_width >= 0, "model.d_width must be >= 0 (0: same as model.width)"),
         (config.model.depth >= 1, "model.depth must be >= 1"),
+        (config.model.d_norm in ("batch", "none"), "model.d_norm must be one of: batch, none"),
+        (config.model.sn_iters >= 1, "model.sn_iters must be >= 1"),
+        (
+            min(config.objective.gp, config.objective.r1, config.objective.r2, config.objective.clip) >= 0,
+            "objective.gp, objective.r1, objective.r2 and objective.clip must be >= 0",
+        ),
+        (config.objective.reg_every >= 1, "objective.reg_every must be >= 1"),
+        (config.objective.noise_std >= 0, "objective.noise_std must be >= 0"),
+        (config.objective.noise_anneal >= 0, "objective.noise_anneal must be >= 0 (0: constant noise)"),
         (config.data.resolution >= 1, "data.resolution must be >= 1"),
         (config.data.std > 0, "data.std must be > 0"),
         (config.data.num_workers >= 0, "data.num_workers must be >= 0"),

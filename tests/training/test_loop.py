@@ -41,7 +41,9 @@ def assert_same_state(a: dict, b: dict):
 
 
 def test_same_seed_is_bit_identical_and_other_seed_is_not(tmp_path):
-    runs = [Trainer(tiny("digits", "train.steps=6", f"train.seed={s}"), tmp_path / str(i)) for i, s in enumerate([1, 1, 2])]
+    runs = [
+        Trainer(tiny("digits", "train.steps=6", f"train.seed={s}"), tmp_path / str(i)) for i, s in enumerate([1, 1, 2])
+    ]
     for trainer in runs:
         trainer.fit()
     states = [r.state_dict() for r in runs]
@@ -93,14 +95,26 @@ def test_resume_from_periodic_checkpoint_drops_later_log_lines(tmp_path):
 
 
 def test_run_directory_contents(tmp_path):
-    config = resolve("digits", [*TINY_DIGITS, "train.steps=4", "log.tensorboard=true", "log.keep=1", "log.ckpt_every=2"])
+    config = resolve(
+        "digits", [*TINY_DIGITS, "train.steps=4", "log.tensorboard=true", "log.keep=1", "log.ckpt_every=2"]
+    )
     Trainer(config, tmp_path).fit()
     assert (tmp_path / "config.yaml").read_text().startswith("name: digits")
     assert [p.name for p in checkpoint_io.list_checkpoints(tmp_path / "checkpoints")] == ["step-000004.pt"]
     assert (tmp_path / "samples" / "step-000004.png").is_file()
     assert any((tmp_path / "tb").iterdir())
     record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
-    expected = {"loss_d", "loss_g", "d_real", "d_fake", "d_accuracy", "grad_norm_d", "grad_norm_g", "lr_g", "images_per_s"}
+    expected = {
+        "loss_d",
+        "loss_g",
+        "d_real",
+        "d_fake",
+        "d_accuracy",
+        "grad_norm_d",
+        "grad_norm_g",
+        "lr_g",
+        "images_per_s",
+    }
     assert expected <= set(record)
     assert not list((tmp_path / "checkpoints").glob(".*tmp"))
 

@@ -2,7 +2,8 @@
 
 G: z -> 4x4 feature map by a 4x4 transposed convolution, then stride-2 4x4 transposed convolutions
 with batch norm and ReLU, halving the channels and doubling the size, to a tanh output. D mirrors it
-with stride-2 4x4 convolutions, batch norm (not on the first layer) and LeakyReLU(0.2), ending in a
+with stride-2 4x4 convolutions, batch norm (not on the first layer; ``norm="none"`` drops it, as
+critics with gradient penalties or spectral normalisation need) and LeakyReLU(0.2), ending in a
 4x4 convolution to one logit. Weights start from N(0, 0.02), batch-norm scales from N(1, 0.02),
 as in the paper (Section 4).
 """
@@ -63,13 +64,17 @@ class DCGANGenerator(Generator):
 class DCGANDiscriminator(Discriminator):
     """images (N, channels, R, R) -> logit (N,); ``width`` is the channel count of the first layer."""
 
-    def __init__(self, channels: int, resolution: int, width: int = 64) -> None:
+    def __init__(self, channels: int, resolution: int, width: int = 64, norm: str = "batch") -> None:
         super().__init__((channels, resolution, resolution))
         stages = _stages(resolution)
+        batchnorm = norm == "batch"
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         ch = width
         for _ in range(stages - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            layers.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not batchnorm))
+            if batchnorm:
+                layers.append(nn.BatchNorm2d(ch * 2))
+            layers.append(nn.LeakyReLU(0.2, True))
             ch *= 2
         layers.append(nn.Conv2d(ch, 1, 4, 1, 0))
         self.net = nn.Sequential(*layers)

@@ -8,6 +8,9 @@ probability is ever formed and no log(0) can occur (Goodfellow et al., NeurIPS 2
 - ``ns``: the same D loss; G minimises -E log D(G(z)) (the non-saturating heuristic of Section 3).
 - ``hinge``: D minimises E max(0, 1 - l(x)) + E max(0, 1 + l(G(z))); G minimises -E l(G(z))
   (Lim & Ye 2017; Miyato et al., ICLR 2018, eq. 17; Brock et al., ICLR 2019).
+- ``wasserstein``: the critic f minimises E f(G(z)) - E f(x) and G minimises -E f(G(z)) (Arjovsky,
+  Chintala & Bottou, ICML 2017); f must be kept 1-Lipschitz by clipping, a gradient penalty or
+  spectral normalisation (see :mod:`gankit.objectives.penalties`).
 """
 
 from __future__ import annotations
@@ -38,4 +41,14 @@ def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.
 
 def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """-E l_fake: the generator side of the hinge loss (Miyato et al. 2018, eq. 17)."""
+    return -fake_logits.mean()
+
+
+def wasserstein_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """E f(G(z)) - E f(x): the critic maximises the Kantorovich-Rubinstein dual (Arjovsky et al. 2017, eq. 3)."""
+    return fake_logits.mean() - real_logits.mean()
+
+
+def wasserstein_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-E f(G(z)): the generator side of the WGAN objective (Arjovsky et al. 2017, Algorithm 1, line 10)."""
     return -fake_logits.mean()

@@ -151,23 +151,27 @@ class Trainer:
         stats: dict[str, torch.Tensor] = {}
         self.D.requires_grad_(True)
         d_losses = []
-        for _ in range(self.config.train.n_critic):
+        n_critic = self.config.train.n_critic
+        for i in range(n_critic):
             real, y_real = self.stream.next()
             y_real = y_real if self.D.num_classes else None
             with torch.no_grad(), self._autocast():
                 fake = self.G(self._latent(batch))
             with self._autocast():
-                loss_d, d_stats = self.objective.discriminator_loss(self.D, real, fake.detach(), y_real, None)
+                loss_d, d_stats = self.objective.discriminator_loss(
+                    self.D, real, fake.detach(), y_real, None, self.step, self.step * n_critic + i
+                )
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             if measure:
                 stats["grad_norm_d"] = nn.utils.clip_grad_norm_(self.D.parameters(), float("inf"))
             self.opt_d.step()
+            self.objective.after_discriminator_step(self.D)
             d_losses.append(loss_d.detach())
         self.D.requires_grad_(False)
         with self._autocast():
             fake = self.G(self._latent(batch))
-            loss_g, g_stats = self.objective.generator_loss(self.D, fake, real, None, y_real)
+            loss_g, g_stats = self.objective.generator_loss(self.D, fake, real, None, y_real, self.step)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         if measure:

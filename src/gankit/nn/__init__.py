@@ -1,0 +1,1 @@
+"""Reusable layers and layer transforms."""
