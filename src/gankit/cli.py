@@ -62,6 +62,19 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment(args: argparse.Namespace) -> int:
+    import json
+
+    from gankit.experiments import load
+
+    result = load(args.name).run(args)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+        print(f"numbers: {args.json}")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     from gankit.config import DEFAULT_PRESET, load_preset, preset_names
 
@@ -95,6 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA copy")
     sample.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     sample.set_defaults(func=_sample)
+
+    experiment = commands.add_parser("experiment", help="run a lecture demonstration (see gankit experiment -h)")
+    names = experiment.add_subparsers(dest="name", required=True, metavar="NAME")
+    from gankit.experiments import EXPERIMENTS, load
+
+    for name, summary in EXPERIMENTS.items():
+        sub = names.add_parser(name, help=summary, description=summary)
+        sub.add_argument(
+            "--out", default=f"experiments/{name}", help=f"folder for pictures (default experiments/{name})"
+        )
+        sub.add_argument("--json", help="also write every number to this JSON file")
+        load(name).add_arguments(sub)
+        sub.set_defaults(func=_experiment)
 
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(func=_presets)

@@ -109,6 +109,7 @@ class LogConfig:
     n_samples: int = 64
     tensorboard: bool = True
     progress: bool = True
+    divergence_window: int = 10
 
 
 @dataclass
@@ -285,6 +286,7 @@ def validate(config: Config) -> None:
             "log.every, log.sample_every, log.ckpt_every and log.keep must be >= 1",
         ),
         (config.log.n_samples >= 1, "log.n_samples must be >= 1"),
+        (config.log.divergence_window >= 1, "log.divergence_window must be >= 1"),
     ]
     for ok, message in checks:
         if not ok:

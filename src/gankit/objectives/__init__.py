@@ -47,6 +47,11 @@ ADVERSARIAL_LOSSES: dict[str, tuple[LogitLoss, LogitLoss]] = {
 }
 
 
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """Half-precision outputs (bf16 autocast) are upcast so that losses are computed in fp32 or better."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 class AdversarialObjective:
     """A discriminator that outputs one value per sample, trained with one of :data:`ADVERSARIAL_LOSSES`,
     plus any combination of gradient penalty, R1, R2, weight clipping and instance noise."""
@@ -76,8 +81,8 @@ class AdversarialObjective:
         cfg = self.config
         std = self.noise_std(step)
         real, fake = add_instance_noise(real, std), add_instance_noise(fake, std)
-        real_logits = D(real, y_real).float()
-        fake_logits = D(fake, y_fake).float()
+        real_logits = at_least_fp32(D(real, y_real))
+        fake_logits = at_least_fp32(D(fake, y_fake))
         loss = self.d_loss(real_logits, fake_logits)
         stats = {"d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
         if self.name != "wasserstein":
@@ -114,7 +119,7 @@ class AdversarialObjective:
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G's loss on a fake batch (gradients flow through D into G); D sees the same instance noise."""
         fake = add_instance_noise(fake, self.noise_std(step))
-        return self.g_loss(D(fake, y_fake).float()), {}
+        return self.g_loss(at_least_fp32(D(fake, y_fake))), {}
 
 
 def build_objective(config: ObjectiveConfig) -> AdversarialObjective:

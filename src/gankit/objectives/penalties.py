@@ -21,7 +21,7 @@ from torch import nn
 def input_gradient(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """grad_x sum D(x): per-sample input gradients, kept in the graph so a penalty can be back-propagated."""
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x, y).float().sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(D(x, y).sum(), x, create_graph=True)
     return grad.flatten(1)
 
 

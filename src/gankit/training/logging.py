@@ -35,6 +35,13 @@ class RunLogger:
             for key, value in values.items():
                 self.writer.add_scalar(key, value, step)
 
+    def warning(self, step: int, message: str) -> None:
+        """Append a warning to ``warnings.jsonl`` (and TensorBoard's text tab)."""
+        with (self.path.parent / "warnings.jsonl").open("a") as handle:
+            handle.write(json.dumps({"step": step, "warning": message}) + "\n")
+        if self.writer is not None:
+            self.writer.add_text("warnings", message, step)
+
     def image(self, step: int, tag: str, array: np.ndarray) -> None:
         """Log an (H, W, C) uint8 image."""
         if self.writer is not None:

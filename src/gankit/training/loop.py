@@ -17,6 +17,7 @@ import contextlib
 import copy
 import random
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from gankit.objectives import build_objective
 from gankit.training import checkpoint as checkpoint_io
 from gankit.training.ema import update_ema
 from gankit.training.logging import RunLogger
+from gankit.training.monitor import DivergenceMonitor
 
 
 def select_device(name: str) -> torch.device:
@@ -285,6 +287,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
         self.logger = RunLogger(self.run_dir, log.tensorboard, self.resumed_from)
+        monitor = DivergenceMonitor(log.divergence_window)
         checkpoint = samples = None
         images_per_step = config.train.batch_size * config.train.n_critic
         bar = tqdm(total=total, initial=self.step, disable=not log.progress, unit="it", dynamic_ncols=True)
@@ -305,6 +308,9 @@ class Trainer:
                         values["lr_d"] = self.opt_d.param_groups[0]["lr"]
                         values["images_per_s"] = window_steps * images_per_step / max(elapsed, 1e-9)
                         self.logger.scalars(self.step, values)
+                        for warning in monitor.update(self.step, values):
+                            tqdm.write(f"gankit: warning: {warning}", file=sys.stderr)
+                            self.logger.warning(self.step, warning)
                         bar.set_postfix(
                             loss_d=f"{values['loss_d']:.3f}",
                             loss_g=f"{values['loss_g']:.3f}",

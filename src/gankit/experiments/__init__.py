@@ -1,0 +1,20 @@
+"""Lecture demonstrations, one module each: ``gankit experiment NAME``.
+
+Each module exposes ``add_arguments(parser)`` and ``run(args) -> dict``; ``run`` prints a table,
+writes its pictures under ``--out`` and returns the numbers that ``--json`` saves.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+EXPERIMENTS = {
+    "dirac": "Dirac-GAN (Mescheder et al. 2018): convergence and Jacobian eigenvalues of each method",
+    "mixtures": "mode coverage on the ring and grid across objectives, stabilisers and seeds (VEEGAN/PacGAN)",
+    "disjoint": "generator gradient while D trains towards optimality on disjoint supports (Arjovsky & Bottou 2017)",
+}
+
+
+def load(name: str):
+    """The module of experiment ``name``."""
+    return importlib.import_module(f"gankit.experiments.{name}")
