@@ -1,93 +1,100 @@
 """Throughput and peak memory of one full training iteration (n_critic D steps + one G step).
 
-For each network pair, in the same run and on the same inputs:
+Three tables, every number measured in this run, each measurement in its own process so that its
+peak resident memory is its own:
 
-- ``gankit``: :class:`gankit.training.loop.Trainer.train_step` (data stream, objective, schedules,
-  NaN-ready statistics; EMA off so that both sides do the same work);
-- ``minimal``: the same networks driven by a hand-written PyTorch loop over a pre-made batch.
+1. gankit's loop against a minimal hand-written PyTorch loop driving the same networks and
+   optimizers, for the DCGAN-32, the SNGAN-32 (ResNet, spectral norm, hinge, n_dis 5) and the
+   WGAN-GP-32 (ResNet, gradient penalty 10, n_critic 5); where torch-mimicry is installed, its SNGAN-32
+   and WGAN-GP-32 ``train_step``s on the same batch size. Ratios are times relative to gankit.
+2. Achieved GFLOP/s (FLOPs of one iteration counted by ``torch.utils.flop_counter``) as a fraction
+   of a large fp32 matmul measured in the same run.
+3. The cost of each regulariser as a ratio to the plain iteration, on the DCGAN-32 without batch norm.
 
-Each measurement runs in its own process so that its peak resident memory is its own. Printed:
-images/s (real images through D per second), the gankit/minimal time ratio (the loop's overhead),
-peak RSS, and achieved GFLOP/s (FLOPs of one iteration counted by ``torch.utils.flop_counter``) as a
-fraction of a large fp32 matmul measured in the same run.
+    python benchmarks/train_step.py [--iters 3] [--batch 64] [--only dcgan32,sngan32,...]
 
-    python benchmarks/train_step.py [--iters 5] [--batch 64]
+torch-mimicry's package ``__init__`` imports TensorFlow; install it with ``pip install --no-deps
+torch-mimicry`` and this script loads only its network modules, without running that ``__init__``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
+DCGAN = ["model.arch=dcgan", "model.width=64", "model.z_dim=100", "objective.loss=ns", "train.n_critic=1"]
+RESNET = ["model.arch=resnet", "model.d_width=128", "model.z_dim=128", "train.n_critic=5"]
 SETUPS = {
-    "dcgan32": ["model.arch=dcgan", "model.width=64", "model.z_dim=100", "objective.loss=ns", "train.n_critic=1"],
-    "resnet32": [
-        "model.arch=resnet",
-        "model.width=256",
-        "model.d_width=128",
-        "model.z_dim=128",
-        "objective.loss=hinge",
-        "train.n_critic=5",
-    ],
+    "dcgan32": DCGAN,
+    "sngan32": [*RESNET, "model.width=256", "model.spectral_norm=true", "objective.loss=hinge"],
+    "wgan-gp32": [*RESNET, "model.width=128", "objective.loss=wasserstein", "objective.gp=10"],
+}
+MIMICRY = {"sngan32": ("sngan.sngan_32", "SNGAN"), "wgan-gp32": ("wgan_gp.wgan_gp_32", "WGANGP")}
+REGULARIZERS = {
+    "plain": [],
+    "gp": ["objective.gp=10"],
+    "r1": ["objective.r1=10"],
+    "r1-lazy16": ["objective.r1=10", "objective.reg_every=16"],
+    "r2": ["objective.r2=10"],
+    "noise": ["objective.noise_std=0.1"],
+    "clip": ["objective.clip=0.01"],
+    "spectral-norm": ["model.spectral_norm=true"],
 }
 
 
-def make_config(setup: str, data: Path, batch: int):
+def make_config(overrides: list[str], data: Path, batch: int):
     from gankit.config import resolve
 
-    return resolve(
-        "digits",
-        [
-            *SETUPS[setup],
-            "data.name=npz",
-            f"data.path={data}",
-            "data.resolution=32",
-            f"train.batch_size={batch}",
-            "train.steps=1000000",
-            "ema.enabled=false",
-            "log.progress=false",
-            "log.tensorboard=false",
-            "optim.beta1=0.0",
-            "optim.beta2=0.9",
-        ],
-    )
-
-
-def gankit_step(trainer):
-    return lambda: trainer.train_step()
+    fixed = [f"data.path={data}", "data.name=npz", "data.resolution=32", f"train.batch_size={batch}"]
+    quiet = ["train.steps=1000000", "ema.enabled=false", "log.progress=false", "log.tensorboard=false"]
+    optim = ["optim.beta1=0.0", "optim.beta2=0.9"]
+    return resolve("digits", [*overrides, *fixed, *quiet, *optim])
 
 
 def minimal_step(trainer, real: torch.Tensor):
     """The same networks and optimizers as ``trainer``, driven by the shortest correct loop."""
     G, D, opt_g, opt_d = trainer.G, trainer.D, trainer.opt_g, trainer.opt_d
-    n_critic, batch, hinge = trainer.config.train.n_critic, len(real), trainer.config.objective.loss == "hinge"
+    cfg = trainer.config
+    n_critic, batch, loss_name, gp = cfg.train.n_critic, len(real), cfg.objective.loss, cfg.objective.gp
+
+    def d_loss(lr, lf):
+        if loss_name == "hinge":
+            return F.relu(1 - lr).mean() + F.relu(1 + lf).mean()
+        if loss_name == "wasserstein":
+            return lf.mean() - lr.mean()
+        return F.softplus(-lr).mean() + F.softplus(lf).mean()
 
     def step():
         for _ in range(n_critic):
             with torch.no_grad():
                 fake = G(torch.randn(batch, G.z_dim))
-            lr, lf = D(real), D(fake)
-            loss = (
-                F.relu(1 - lr).mean() + F.relu(1 + lf).mean()
-                if hinge
-                else F.softplus(-lr).mean() + F.softplus(lf).mean()
-            )
+            loss = d_loss(D(real), D(fake))
+            if gp:
+                eps = torch.rand(batch, 1, 1, 1)
+                x = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+                loss = loss + gp * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
             opt_d.zero_grad(set_to_none=True)
             loss.backward()
             opt_d.step()
         D.requires_grad_(False)
         lf = D(G(torch.randn(batch, G.z_dim)))
-        loss = -lf.mean() if hinge else F.softplus(-lf).mean()
+        loss = F.softplus(-lf).mean() if loss_name == "ns" else -lf.mean()
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
@@ -96,28 +103,93 @@ def minimal_step(trainer, real: torch.Tensor):
     return step
 
 
-def child(setup: str, mode: str, iters: int, batch: int) -> dict:
-    from torch.utils.flop_counter import FlopCounterMode
+def load_mimicry(module: str):
+    """torch-mimicry's network module, imported without running its package ``__init__`` (TensorFlow)."""
+    spec = importlib.util.find_spec("torch_mimicry")
+    if spec is None:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for name, folder in (
+        ("torch_mimicry", root),
+        ("torch_mimicry.nets", root / "nets"),
+        ("torch_mimicry.training", root / "training"),
+    ):
+        package = types.ModuleType(name)
+        package.__path__ = [str(folder)]
+        sys.modules.setdefault(name, package)
+    return importlib.import_module(f"torch_mimicry.nets.{module}"), importlib.import_module(
+        "torch_mimicry.training.metric_log"
+    )
 
+
+def mimicry_step(setup: str, real: torch.Tensor):
+    """torch-mimicry's own D and G ``train_step``s, n_dis D steps per G step as its Trainer does."""
+    nets, metric_log = load_mimicry(MIMICRY[setup][0])
+    prefix = MIMICRY[setup][1]
+    G = getattr(nets, f"{prefix}Generator32")()
+    D = getattr(nets, f"{prefix}Discriminator32")()
+    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.0, 0.9))
+    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.0, 0.9))
+    batch = (real, torch.zeros(len(real), dtype=torch.long))
+    device = torch.device("cpu")
+
+    def step():
+        log = metric_log.MetricLog()
+        for _ in range(5):
+            D.train_step(batch, G, opt_d, log, device=device, global_step=0)
+        G.train_step(batch, D, opt_g, log, device=device, global_step=0)
+
+    return step, 5
+
+
+class FlopCount(TorchDispatchMode):
+    """Sums torch's own FLOP formulas (``torch.utils.flop_counter``) over every op that runs.
+
+    ``FlopCounterMode`` also tracks modules with backward hooks, which double backward (the gradient
+    penalty's ``create_graph=True``) does not support; this counts the same FLOPs without the tracking.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+
+def child(setup: str, mode: str, iters: int, batch: int) -> dict:
     from gankit.training.loop import Trainer
 
+    overrides = SETUPS.get(setup) or [*DCGAN, "model.d_norm=none", *REGULARIZERS[setup.split(":")[1]]]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.npz"
         np.savez(data, x=np.random.default_rng(0).integers(0, 256, (batch * 8, 32, 32, 3), dtype=np.uint8))
-        trainer = Trainer(make_config(setup, data, batch), Path(tmp) / "run")
+        trainer = Trainer(make_config(overrides, data, batch), Path(tmp) / "run")
         real = trainer.stream.next()[0]
-        step = gankit_step(trainer) if mode == "gankit" else minimal_step(trainer, real)
+        n_critic = trainer.config.train.n_critic
+        if mode == "gankit":
+            step = trainer.train_step
+        elif mode == "minimal":
+            step = minimal_step(trainer, real)
+        else:
+            del trainer
+            step, n_critic = mimicry_step(setup, real)
         step()  # warm-up
-        with FlopCounterMode(display=False) as counter:
+        with FlopCount() as counter:
             step()
-        flops = counter.get_total_flops()
+        flops = counter.total
         start = time.perf_counter()
         for _ in range(iters):
             step()
         seconds = (time.perf_counter() - start) / iters
     return {
         "seconds": seconds,
-        "images_per_s": batch * trainer.config.train.n_critic / seconds,
+        "images_per_s": batch * n_critic / seconds,
         "gflops": flops / 1e9,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -140,27 +212,40 @@ def run_child(setup: str, mode: str, iters: int, batch: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--iters", type=int, default=3, help="timed iterations per measurement (default 3)")
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--only", default=",".join([*SETUPS, "regularizers"]), help="subset of setups")
     parser.add_argument("--child", nargs=2, metavar=("SETUP", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child, args.iters, args.batch)))
         return
+    chosen = args.only.split(",")
+    has_mimicry = importlib.util.find_spec("torch_mimicry") is not None
     peak = matmul_gflops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul 2048^3: {peak:.1f} GFLOP/s")
-    columns = ("s/iter", "img/s", "GFLOP/it", "GFLOP/s", "of peak", "RSS MB")
-    print(f"{'setup':<9} {'loop':<8} " + " ".join(f"{c:>8}" for c in columns))
-    for setup in SETUPS:
-        results = {mode: run_child(setup, mode, args.iters, args.batch) for mode in ("minimal", "gankit")}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, CPU")
+    print(f"fp32 matmul 2048^3: {peak:.1f} GFLOP/s; torch-mimicry {'found' if has_mimicry else 'not installed'}")
+    columns = ("s/iter", "img/s", "GFLOP/it", "GFLOP/s", "of peak", "RSS MB", "vs gankit")
+    print(f"{'setup':<10} {'loop':<8} " + " ".join(f"{c:>9}" for c in columns))
+    for setup in [s for s in SETUPS if s in chosen]:
+        modes = ["gankit", "minimal"] + (["mimicry"] if has_mimicry and setup in MIMICRY else [])
+        results = {mode: run_child(setup, mode, args.iters, args.batch) for mode in modes}
         for mode, r in results.items():
             rate = r["gflops"] / r["seconds"]
+            ratio = r["seconds"] / results["gankit"]["seconds"]
             print(
-                f"{setup:<9} {mode:<8} {r['seconds']:8.3f} {r['images_per_s']:8.1f} {r['gflops']:9.2f} "
-                f"{rate:8.1f} {rate / peak:8.1%} {r['peak_rss_mb']:7.0f}"
+                f"{setup:<10} {mode:<8} {r['seconds']:9.3f} {r['images_per_s']:9.1f} {r['gflops']:9.2f} "
+                f"{rate:9.1f} {rate / peak:9.1%} {r['peak_rss_mb']:9.0f} {ratio:9.3f}"
             )
         overhead = results["gankit"]["seconds"] / results["minimal"]["seconds"] - 1
-        print(f"{setup:<9} gankit/minimal time ratio {1 + overhead:.3f} (loop overhead {overhead:+.1%}; target < 5%)")
+        print(f"{setup:<10} loop overhead of gankit over the minimal loop: {overhead:+.1%} (target < 5%)")
+    if "regularizers" in chosen:
+        print("\nregularizer cost on the DCGAN-32 (no batch norm in D), time per iteration relative to plain")
+        plain = None
+        for name in REGULARIZERS:
+            r = run_child(f"dcgan32:{name}", "gankit", args.iters, args.batch)
+            plain = plain or r["seconds"]
+            print(f"{name:<14} {r['seconds']:8.3f} s/iter  x{r['seconds'] / plain:.2f}")
 
 
 if __name__ == "__main__":
