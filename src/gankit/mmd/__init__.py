@@ -1,0 +1,1 @@
+"""Maximum Mean Discrepancy: kernels, estimators, their variance, the witness function, two-sample tests."""
