@@ -48,6 +48,7 @@ class ModelConfig:
     spectral_norm: bool = False
     g_spectral_norm: bool = False
     sn_iters: int = 1
+    d_out: int = 1
 
 
 @dataclass
@@ -63,6 +64,9 @@ class ObjectiveConfig:
     clip: float = 0.0
     noise_std: float = 0.0
     noise_anneal: int = 0
+    kernel: str = "rq"
+    bandwidths: list[float] = field(default_factory=lambda: [1.0])
+    scale_lambda: float = 1.0
 
 
 @dataclass
@@ -148,6 +152,13 @@ def _type_name(tp: Any) -> str:
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against the declared type ``tp``; ints are accepted where floats are expected."""
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise GankitError(f"{key}: expected a non-empty list like [1.0, 2.0], got {value!r}")
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -276,6 +287,9 @@ def validate(config: Config) -> None:
             "objective.gp, objective.r1, objective.r2 and objective.clip must be >= 0",
         ),
         (config.objective.reg_every >= 1, "objective.reg_every must be >= 1"),
+        (min(config.objective.bandwidths) > 0, "objective.bandwidths must all be > 0"),
+        (config.objective.scale_lambda >= 0, "objective.scale_lambda must be >= 0"),
+        (config.model.d_out >= 1, "model.d_out must be >= 1 (critic features for MMD GANs)"),
         (config.objective.noise_std >= 0, "objective.noise_std must be >= 0"),
         (config.objective.noise_anneal >= 0, "objective.noise_anneal must be >= 0 (0: constant noise)"),
         (config.data.resolution >= 1, "data.resolution must be >= 1"),

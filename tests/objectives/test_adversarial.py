@@ -94,5 +94,5 @@ def test_objective_reports_logits_and_accuracy():
 
 
 def test_unknown_loss():
-    with pytest.raises(GankitError, match="valid losses: minimax, ns, hinge, wasserstein"):
+    with pytest.raises(GankitError, match="valid losses: minimax, ns, hinge, wasserstein, gmmn, mmdgan, smmd"):
         build_objective(ObjectiveConfig(loss="wgan-typo"))

@@ -31,6 +31,8 @@ METHODS = {
     "noise": ("{data}-noise", []),
     "r1": ("{data}-r1", []),
     "sn": ("{data}-ns", ["model.spectral_norm=true"]),
+    "gmmn": ("{data}-gmmn", []),
+    "mmdgan": ("{data}-mmdgan", []),
 }
 DATASETS = ("ring", "grid")
 N_SAMPLES = 2500

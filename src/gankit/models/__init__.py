@@ -45,11 +45,11 @@ def _generator(config: ModelConfig, data_shape: tuple[int, ...]) -> Generator:
 def _discriminator(config: ModelConfig, data_shape: tuple[int, ...]) -> Discriminator:
     width = config.d_width or config.width
     if config.arch == "mlp":
-        return MLPDiscriminator(data_shape[0], width, config.depth)
+        return MLPDiscriminator(data_shape[0], width, config.depth, config.d_out)
     if config.arch == "dcgan":
-        return DCGANDiscriminator(data_shape[0], data_shape[1], width, config.d_norm)
+        return DCGANDiscriminator(data_shape[0], data_shape[1], width, config.d_norm, config.d_out)
     if config.arch == "resnet":
-        return ResNetDiscriminator32(data_shape[0], width, data_shape[1])
+        return ResNetDiscriminator32(data_shape[0], width, data_shape[1], config.d_out)
     raise GankitError(f"unknown model.arch '{config.arch}'; valid architectures: {', '.join(ARCHITECTURES)}")
 
 

@@ -41,11 +41,18 @@ class Generator(LabelledModule):
 
 
 class Discriminator(LabelledModule):
-    """Base class: maps samples ``x`` and optional labels ``y`` to one real-valued logit per sample."""
+    """Base class: maps samples ``x`` and optional labels ``y`` to one real-valued logit per sample, or,
+    with ``out_features`` > 1, to a feature vector per sample (the critic of an MMD GAN)."""
 
-    def __init__(self, in_shape: tuple[int, ...], num_classes: int = 0) -> None:
+    def __init__(self, in_shape: tuple[int, ...], num_classes: int = 0, out_features: int = 1) -> None:
         super().__init__(num_classes)
         self.in_shape = tuple(in_shape)
+        self.out_features = out_features
+
+    def output(self, h: torch.Tensor) -> torch.Tensor:
+        """(N, out_features) -> (N,) logits when there is one output, else the (N, k) features."""
+        h = h.flatten(1)
+        return h.squeeze(1) if self.out_features == 1 else h
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -64,8 +64,10 @@ class DCGANGenerator(Generator):
 class DCGANDiscriminator(Discriminator):
     """images (N, channels, R, R) -> logit (N,); ``width`` is the channel count of the first layer."""
 
-    def __init__(self, channels: int, resolution: int, width: int = 64, norm: str = "batch") -> None:
-        super().__init__((channels, resolution, resolution))
+    def __init__(
+        self, channels: int, resolution: int, width: int = 64, norm: str = "batch", out_features: int = 1
+    ) -> None:
+        super().__init__((channels, resolution, resolution), out_features=out_features)
         stages = _stages(resolution)
         batchnorm = norm == "batch"
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
@@ -76,10 +78,10 @@ class DCGANDiscriminator(Discriminator):
                 layers.append(nn.BatchNorm2d(ch * 2))
             layers.append(nn.LeakyReLU(0.2, True))
             ch *= 2
-        layers.append(nn.Conv2d(ch, 1, 4, 1, 0))
+        layers.append(nn.Conv2d(ch, out_features, 4, 1, 0))
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         self.check_labels(y)
-        return self.net(x).flatten()
+        return self.output(self.net(x))

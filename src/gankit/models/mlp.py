@@ -35,10 +35,10 @@ class MLPGenerator(Generator):
 class MLPDiscriminator(Discriminator):
     """x (N, in_dim) -> logit (N,) through ``depth`` LeakyReLU(0.2) layers of ``width`` units."""
 
-    def __init__(self, in_dim: int, width: int = 128, depth: int = 3) -> None:
-        super().__init__((in_dim,))
-        self.net = _stack(in_dim, width, depth, 1, nn.LeakyReLU, negative_slope=0.2)
+    def __init__(self, in_dim: int, width: int = 128, depth: int = 3, out_features: int = 1) -> None:
+        super().__init__((in_dim,), out_features=out_features)
+        self.net = _stack(in_dim, width, depth, out_features, nn.LeakyReLU, negative_slope=0.2)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         self.check_labels(y)
-        return self.net(x).squeeze(1)
+        return self.output(self.net(x))

@@ -113,20 +113,20 @@ class ResNetGenerator32(Generator):
 class ResNetDiscriminator32(Discriminator):
     """SNGAN / WGAN-GP CIFAR-10 ResNet discriminator: (N, channels, 32, 32) -> logit (N,)."""
 
-    def __init__(self, channels: int = 3, width: int = 128, resolution: int = 32) -> None:
+    def __init__(self, channels: int = 3, width: int = 128, resolution: int = 32, out_features: int = 1) -> None:
         _check_resolution(resolution)
-        super().__init__((channels, 32, 32))
+        super().__init__((channels, 32, 32), out_features=out_features)
         self.blocks = nn.Sequential(
             OptimizedDBlock(channels, width),
             DBlock(width, width, downsample=True),
             DBlock(width, width, downsample=False),
             DBlock(width, width, downsample=False),
         )
-        self.linear = nn.Linear(width, 1)
+        self.linear = nn.Linear(width, out_features)
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         self.check_labels(y)
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))
-        return self.linear(h).squeeze(1)
+        return self.output(self.linear(h))

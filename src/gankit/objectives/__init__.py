@@ -29,6 +29,7 @@ from gankit.objectives.adversarial import (
     wasserstein_d_loss,
     wasserstein_g_loss,
 )
+from gankit.objectives.mmd_losses import MMD_LOSSES, MMDObjective
 from gankit.objectives.penalties import (
     add_instance_noise,
     clip_weights,
@@ -58,9 +59,11 @@ class AdversarialObjective:
 
     def __init__(self, config: ObjectiveConfig) -> None:
         if config.loss not in ADVERSARIAL_LOSSES:
-            raise GankitError(f"unknown objective.loss '{config.loss}'; valid losses: {', '.join(ADVERSARIAL_LOSSES)}")
+            valid = ", ".join((*ADVERSARIAL_LOSSES, *MMD_LOSSES))
+            raise GankitError(f"unknown objective.loss '{config.loss}'; valid losses: {valid}")
         self.config = config
         self.name = config.loss
+        self.uses_discriminator = True
         self.d_loss, self.g_loss = ADVERSARIAL_LOSSES[config.loss]
 
     def noise_std(self, step: int) -> float:
@@ -122,9 +125,13 @@ class AdversarialObjective:
         return self.g_loss(at_least_fp32(D(fake, y_fake))), {}
 
 
-def build_objective(config: ObjectiveConfig) -> AdversarialObjective:
+def build_objective(config: ObjectiveConfig) -> AdversarialObjective | MMDObjective:
     """The objective named by ``objective.loss``, with the regularisers ``config`` switches on."""
+    if config.loss in MMD_LOSSES:
+        return MMDObjective(config)
     return AdversarialObjective(config)
 
 
-__all__ = ["ADVERSARIAL_LOSSES", "AdversarialObjective", "build_objective"]
+LOSSES = (*ADVERSARIAL_LOSSES, *MMD_LOSSES)
+
+__all__ = ["ADVERSARIAL_LOSSES", "LOSSES", "AdversarialObjective", "MMDObjective", "build_objective"]

@@ -115,15 +115,21 @@ class Trainer:
         seed = config.train.seed
         seed_everything(seed)
         self.stream = build_stream(config.data, config.train.batch_size, seed, self.device)
-        self.G = build_generator(config.model, self.stream.shape).to(self.device)
-        self.D = build_discriminator(config.model, self.stream.shape).to(self.device)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if config.ema.enabled else None
         self.objective = build_objective(config.objective)
+        self.G = build_generator(config.model, self.stream.shape).to(self.device)
+        self.D = (
+            build_discriminator(config.model, self.stream.shape).to(self.device)
+            if self.objective.uses_discriminator
+            else None
+        )
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if config.ema.enabled else None
         betas = (config.optim.beta1, config.optim.beta2)
         self.opt_g = build_optimizer(config.optim.name, self.G.parameters(), config.optim.lr_g, betas)
-        self.opt_d = build_optimizer(config.optim.name, self.D.parameters(), config.optim.lr_d, betas)
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, self._lr_factor)
-        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, self._lr_factor)
+        self.opt_d = self.sched_d = None
+        if self.D is not None:
+            self.opt_d = build_optimizer(config.optim.name, self.D.parameters(), config.optim.lr_d, betas)
+            self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, self._lr_factor)
         self.latent = torch.Generator().manual_seed(seed + 1)
         self.fixed_z = self.G.sample_latent(config.log.n_samples, torch.Generator().manual_seed(seed + 2))
         self.step = 0
@@ -148,9 +154,17 @@ class Trainer:
         return self.G_ema if self.G_ema is not None else self.G
 
     def train_step(self, measure: bool = False) -> dict[str, torch.Tensor]:
-        """One iteration: ``n_critic`` D steps, one G step, schedules, EMA. Returns detached scalars."""
-        batch = self.config.train.batch_size
+        """One iteration: ``n_critic`` D steps, one G step, schedules, EMA. Returns detached scalars.
+
+        Without a discriminator (GMMN), the iteration is the G step on one real batch."""
         stats: dict[str, torch.Tensor] = {}
+        if self.D is None:
+            real, y_real = self.stream.next()
+            return self._generator_step(real, None, measure, stats)
+        return self._discriminator_steps(measure, stats)
+
+    def _discriminator_steps(self, measure: bool, stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        batch = self.config.train.batch_size
         self.D.requires_grad_(True)
         d_losses = []
         n_critic = self.config.train.n_critic
@@ -171,8 +185,16 @@ class Trainer:
             self.objective.after_discriminator_step(self.D)
             d_losses.append(loss_d.detach())
         self.D.requires_grad_(False)
+        stats.update(d_stats)
+        stats["loss_d"] = torch.stack(d_losses).mean()
+        self.sched_d.step()
+        return self._generator_step(real, y_real, measure, stats)
+
+    def _generator_step(
+        self, real: torch.Tensor, y_real: torch.Tensor | None, measure: bool, stats: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         with self._autocast():
-            fake = self.G(self._latent(batch))
+            fake = self.G(self._latent(self.config.train.batch_size))
             loss_g, g_stats = self.objective.generator_loss(self.D, fake, real, None, y_real, self.step)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -180,22 +202,19 @@ class Trainer:
             stats["grad_norm_g"] = nn.utils.clip_grad_norm_(self.G.parameters(), float("inf"))
         self.opt_g.step()
         self.sched_g.step()
-        self.sched_d.step()
         self.step += 1
         if self.G_ema is not None:
             decay = self.config.ema.decay if self.step > self.config.ema.start else 0.0
             update_ema(self.G_ema, self.G, decay)
-        stats.update(d_stats)
         stats.update(g_stats)
-        stats["loss_d"] = torch.stack(d_losses).mean()
         stats["loss_g"] = loss_g.detach()
         return stats
 
     def _check_finite(self, stats: dict[str, torch.Tensor]) -> None:
-        losses = torch.stack([stats["loss_d"], stats["loss_g"]])
-        if bool(torch.isfinite(losses).all()):
+        names = [name for name in ("loss_d", "loss_g") if name in stats]
+        if bool(torch.isfinite(torch.stack([stats[name] for name in names])).all()):
             return
-        bad = "loss_d" if not torch.isfinite(stats["loss_d"]) else "loss_g"
+        bad = next(name for name in names if not torch.isfinite(stats[name]))
         last = checkpoint_io.list_checkpoints(self.run_dir / "checkpoints")
         kept = f"last good checkpoint: {last[-1]}" if last else "no checkpoint was written yet"
         raise TrainingDiverged(
@@ -230,12 +249,12 @@ class Trainer:
             "config": self.config.to_dict(),
             "data_shape": list(self.stream.shape),
             "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
+            "D": self.D.state_dict() if self.D is not None else None,
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
+            "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
             "sched_g": self.sched_g.state_dict(),
-            "sched_d": self.sched_d.state_dict(),
+            "sched_d": self.sched_d.state_dict() if self.sched_d is not None else None,
             "latent": self.latent.get_state(),
             "stream": self.stream.state_dict(),
             "rng": checkpoint_io.rng_state(),
@@ -244,13 +263,14 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""
         self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
+        if self.D is not None:
+            self.D.load_state_dict(state["D"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.sched_d.load_state_dict(state["sched_d"])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(state["G_ema"] if state["G_ema"] is not None else state["G"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
         self.sched_g.load_state_dict(state["sched_g"])
-        self.sched_d.load_state_dict(state["sched_d"])
         self.latent.set_state(state["latent"])
         self.stream.load_state_dict(state["stream"])
         checkpoint_io.set_rng_state(state["rng"])
@@ -289,7 +309,7 @@ class Trainer:
         self.logger = RunLogger(self.run_dir, log.tensorboard, self.resumed_from)
         monitor = DivergenceMonitor(log.divergence_window)
         checkpoint = samples = None
-        images_per_step = config.train.batch_size * config.train.n_critic
+        images_per_step = config.train.batch_size * (config.train.n_critic if self.D is not None else 1)
         bar = tqdm(total=total, initial=self.step, disable=not log.progress, unit="it", dynamic_ncols=True)
         window_start, window_steps = time.perf_counter(), 0
         interrupted = False
@@ -305,17 +325,15 @@ class Trainer:
                         elapsed = time.perf_counter() - window_start
                         values = {k: float(v) for k, v in stats.items()}
                         values["lr_g"] = self.opt_g.param_groups[0]["lr"]
-                        values["lr_d"] = self.opt_d.param_groups[0]["lr"]
+                        if self.opt_d is not None:
+                            values["lr_d"] = self.opt_d.param_groups[0]["lr"]
                         values["images_per_s"] = window_steps * images_per_step / max(elapsed, 1e-9)
                         self.logger.scalars(self.step, values)
                         for warning in monitor.update(self.step, values):
                             tqdm.write(f"gankit: warning: {warning}", file=sys.stderr)
                             self.logger.warning(self.step, warning)
-                        bar.set_postfix(
-                            loss_d=f"{values['loss_d']:.3f}",
-                            loss_g=f"{values['loss_g']:.3f}",
-                            img_s=f"{values['images_per_s']:.0f}",
-                        )
+                        shown = {k: f"{values[k]:.3f}" for k in ("loss_d", "loss_g") if k in values}
+                        bar.set_postfix(**shown, img_s=f"{values['images_per_s']:.0f}")
                         window_start, window_steps = time.perf_counter(), 0
                     if self.step % log.sample_every == 0 or self.step == total:
                         samples = self.save_samples()

@@ -27,7 +27,7 @@ class DivergenceMonitor:
         """Feed one logged record; return the warnings it triggers (usually none)."""
         seen = {
             "accuracy": values.get("d_accuracy", 0.0) >= self.accuracy,
-            "loss": max(abs(values["loss_d"]), abs(values["loss_g"])) > self.loss_limit,
+            "loss": max(abs(values.get("loss_d", 0.0)), abs(values["loss_g"])) > self.loss_limit,
         }
         messages = []
         for key, flag in seen.items():
@@ -47,5 +47,5 @@ class DivergenceMonitor:
             )
         return (
             f"step {step}: |loss| > {self.loss_limit:g} for {self.window} logged steps in a row "
-            f"(loss_d {values['loss_d']:.3g}, loss_g {values['loss_g']:.3g}): training is diverging"
+            f"(loss_d {values.get('loss_d', float('nan')):.3g}, loss_g {values['loss_g']:.3g}): training is diverging"
         )

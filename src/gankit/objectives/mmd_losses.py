@@ -1,0 +1,127 @@
+"""Generators trained on MMD: GMMN, MMD GAN and Scaled MMD GAN.
+
+- GMMN (Li, Swersky & Zemel, ICML 2015; Dziugaite, Roy & Ghahramani, UAI 2015): no discriminator; the
+  generator minimises the unbiased MMD^2 between its samples and the data under a fixed kernel
+  ("no need for a discriminator: just minimise MMD").
+- MMD GAN (Li et al., NeurIPS 2017; Binkowski et al., ICLR 2018): a critic phi gives features, a fixed
+  kernel k (a mixture of rational quadratics by default) acts on them, K(x, y) = k(phi(x), phi(y)); the
+  critic maximises and the generator minimises MMD_K^2. Binkowski et al.'s gradient penalty keeps the
+  witness f(x) = mean_i K(x, x_i) - mean_j K(x, y_j) 1-Lipschitz near the data:
+  lambda E[(||grad f(x_hat)|| - 1)^2] at random interpolates x_hat.
+- Scaled MMD GAN (Arbel, Sutherland, Binkowski & Gretton, NeurIPS 2018, Sec. 3, eq. 5): both players
+  use SMMD^2 = sigma^2 MMD_K^2 with
+  sigma^-2 = lambda + E_P[k(phi(x), phi(x))] + E_P[sum_i d_i d_(i+d) K(x, x)],
+  and for a radial k the last term is c_k E_P ||J_phi(x)||_F^2, c_k = -2 k'(0) with k = k(||a - b||^2):
+  1 / s^2 per Gaussian of bandwidth s, 1 per rational-quadratic component. With spectral normalisation
+  of the critic (``model.spectral_norm``) this is their SN-SMMD GAN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gankit.errors import GankitError
+from gankit.mmd.estimators import mmd2
+from gankit.mmd.kernels import GaussianKernel, RationalQuadraticKernel, make_kernel
+from gankit.objectives.penalties import input_gradient
+
+MMD_LOSSES = ("gmmn", "mmdgan", "smmd")
+
+
+def flat(x: torch.Tensor) -> torch.Tensor:
+    """(N, ...) -> (N, D)."""
+    return x.reshape(len(x), -1)
+
+
+def critic_features(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """The critic's output as (N, k) features."""
+    return flat(D(x, y))
+
+
+def kernel_diagonal_and_curvature(kernel) -> tuple[float, float]:
+    """k(a, a) and c_k = sum_i d/da_i d/db_i k(a, b) at a = b per unit of ||J||_F^2, for the radial kernels."""
+    if isinstance(kernel, GaussianKernel):
+        return float(len(kernel.bandwidths)), float(sum(1 / s**2 for s in kernel.bandwidths))
+    if isinstance(kernel, RationalQuadraticKernel):
+        return float(len(kernel.alphas)), float(len(kernel.alphas))
+    raise GankitError("the Scaled MMD needs a radial kernel: objective.kernel=gaussian or rq")
+
+
+def jacobian_frobenius_sq(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """E_x ||J_phi(x)||_F^2, one backward pass per critic output (kept in the graph for the critic's update)."""
+    x = x.detach().requires_grad_(True)
+    features = critic_features(D, x, y)
+    total = features.new_zeros(())
+    for j in range(features.shape[1]):
+        (grad,) = torch.autograd.grad(features[:, j].sum(), x, create_graph=True)
+        total = total + grad.pow(2).sum()
+    return total / len(x)
+
+
+class MMDObjective:
+    """``objective.loss`` gmmn, mmdgan or smmd; see the module docstring for each."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.name = config.loss
+        self.kernel = make_kernel(config.kernel, config.bandwidths)
+        self.uses_discriminator = config.loss != "gmmn"
+        if config.loss == "smmd":
+            kernel_diagonal_and_curvature(self.kernel)
+
+    def scale(self, D: nn.Module, real: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """sigma^2 of the Scaled MMD (Arbel et al. 2018, eq. 5) on the real batch."""
+        diagonal, curvature = kernel_diagonal_and_curvature(self.kernel)
+        return 1.0 / (self.config.scale_lambda + diagonal + curvature * jacobian_frobenius_sq(D, real, y))
+
+    def _mmd2(self, D, real, fake, y_real, y_fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if D is None:
+            return mmd2(flat(fake), flat(real), self.kernel), flat(real), flat(fake)
+        phi_real, phi_fake = critic_features(D, real, y_real), critic_features(D, fake, y_fake)
+        return mmd2(phi_real, phi_fake, self.kernel), phi_real, phi_fake
+
+    def discriminator_loss(
+        self, D, real, fake, y_real=None, y_fake=None, step: int = 0, d_step: int = 0
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The critic maximises MMD^2 (or SMMD^2), plus the witness gradient penalty when ``objective.gp``."""
+        estimate, phi_real, phi_fake = self._mmd2(D, real, fake, y_real, y_fake)
+        stats = {"mmd2": estimate}
+        loss = -estimate
+        if self.name == "smmd":
+            stats["smmd_scale"] = self.scale(D, real, y_real)
+            loss = -estimate * stats["smmd_scale"]
+        if self.config.gp > 0:
+            stats["gp"] = self.witness_penalty(D, real, fake, phi_real, phi_fake, y_real)
+            loss = loss + self.config.gp * stats["gp"]
+        return loss, {k: v.detach() for k, v in stats.items()}
+
+    def witness_penalty(self, D, real, fake, phi_real, phi_fake, y=None) -> torch.Tensor:
+        """E[(||grad_x f(x_hat)|| - 1)^2], f the empirical witness on critic features (Binkowski et al. 2018)."""
+        eps = torch.rand((len(real),) + (1,) * (real.ndim - 1), device=real.device, dtype=real.dtype)
+        x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+        n = min(len(phi_real), len(phi_fake))
+        kernel = self.kernel
+
+        class Witness(nn.Module):
+            def forward(self, x, labels=None):
+                phi = critic_features(D, x, labels)
+                return kernel(phi, phi_real[:n]).mean(1) - kernel(phi, phi_fake[:n]).mean(1)
+
+        gradient = input_gradient(Witness(), x_hat, y)
+        return (gradient.norm(2, dim=1) - 1).pow(2).mean()
+
+    def after_discriminator_step(self, D) -> None:
+        """Nothing to project: the critic is kept in check by the penalty or the scaling."""
+
+    def generator_loss(
+        self, D, fake, real=None, y_fake=None, y_real=None, step: int = 0
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G minimises MMD^2 (SMMD^2 for smmd: the scale depends on the data only, so it is held fixed)."""
+        if real is None:
+            raise GankitError(f"objective.loss={self.name} needs the real batch in the generator step")
+        estimate, _, _ = self._mmd2(D, real, fake, y_real, y_fake)
+        stats = {"mmd2_g": estimate.detach()}
+        if self.name == "smmd":
+            return estimate * self.scale(D, real, y_real).detach(), stats
+        return estimate, stats
