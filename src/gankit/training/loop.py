@@ -159,7 +159,7 @@ class Trainer:
         Without a discriminator (GMMN), the iteration is the G step on one real batch."""
         stats: dict[str, torch.Tensor] = {}
         if self.D is None:
-            real, y_real = self.stream.next()
+            real, _ = self.stream.next()
             return self._generator_step(real, None, measure, stats)
         return self._discriminator_steps(measure, stats)
 
