@@ -100,6 +100,16 @@ def test_resume_extends_a_finished_run(tmp_path, capsys):
     assert "already holds a run" in capsys.readouterr().err
 
 
+def test_experiment_command_writes_json(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "dirac.json"
+    assert main(["experiment", "dirac", "--out", str(tmp_path), "--steps", "50", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["experiment"] == "dirac" and len(result["rows"]) == 12
+    assert "r1" in capsys.readouterr().out
+
+
 def test_console_script_presets_table():
     result = subprocess.run(
         [sys.executable, "-m", "gankit", "presets"], capture_output=True, text=True, check=True, timeout=120

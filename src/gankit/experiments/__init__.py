@@ -12,9 +12,10 @@ EXPERIMENTS = {
     "dirac": "Dirac-GAN (Mescheder et al. 2018): convergence and Jacobian eigenvalues of each method",
     "mixtures": "mode coverage on the ring and grid across objectives, stabilisers and seeds (VEEGAN/PacGAN)",
     "disjoint": "generator gradient while D trains towards optimality on disjoint supports (Arjovsky & Bottou 2017)",
+    "two-sample": "MMD permutation tests on the Blobs problem: Type-I error and power, median vs optimized kernel",
 }
 
 
 def load(name: str):
     """The module of experiment ``name``."""
-    return importlib.import_module(f"gankit.experiments.{name}")
+    return importlib.import_module(f"gankit.experiments.{name.replace('-', '_')}")
