@@ -75,6 +75,18 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _features_train(args: argparse.Namespace) -> int:
+    from gankit.metrics.features.classifier import cache_path, load_or_train
+
+    _, record = load_or_train(args.dataset, args.resolution, args.seed, args.epochs)
+    where = cache_path(args.dataset, args.resolution, args.seed)
+    print(
+        f"classifier for {args.dataset} at {args.resolution}px (seed {args.seed}): held-out accuracy "
+        f"{record['accuracy']:.4f} on {record['heldout']} images; {where}"
+    )
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     from gankit.config import DEFAULT_PRESET, load_preset, preset_names
 
@@ -121,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", help="also write every number to this JSON file")
         load(name).add_arguments(sub)
         sub.set_defaults(func=_experiment)
+
+    features = commands.add_parser("features", help="feature extractors: train the data set's own classifier")
+    features_commands = features.add_subparsers(dest="action", required=True, metavar="ACTION")
+    train_features = features_commands.add_parser("train", help="train (or load from the cache) a small classifier")
+    train_features.add_argument("--dataset", default="digits", help="a labelled data set: digits, mnist, ...")
+    train_features.add_argument("--resolution", type=int, default=16, help="image size (default 16)")
+    train_features.add_argument("--seed", type=int, default=0)
+    train_features.add_argument("--epochs", type=int, default=10)
+    train_features.set_defaults(func=_features_train)
 
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(func=_presets)

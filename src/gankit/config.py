@@ -67,6 +67,7 @@ class ObjectiveConfig:
     kernel: str = "rq"
     bandwidths: list[float] = field(default_factory=lambda: [1.0])
     scale_lambda: float = 1.0
+    features: str = "pixels"
 
 
 @dataclass
@@ -289,6 +290,14 @@ def validate(config: Config) -> None:
         (config.objective.reg_every >= 1, "objective.reg_every must be >= 1"),
         (min(config.objective.bandwidths) > 0, "objective.bandwidths must all be > 0"),
         (config.objective.scale_lambda >= 0, "objective.scale_lambda must be >= 0"),
+        (
+            config.objective.features in ("pixels", "classifier"),
+            "objective.features must be one of: pixels, classifier",
+        ),
+        (
+            config.objective.features == "pixels" or config.objective.loss == "gmmn",
+            "objective.features=classifier is for objective.loss=gmmn (MMD GANs learn their own features)",
+        ),
         (config.model.d_out >= 1, "model.d_out must be >= 1 (critic features for MMD GANs)"),
         (config.objective.noise_std >= 0, "objective.noise_std must be >= 0"),
         (config.objective.noise_anneal >= 0, "objective.noise_anneal must be >= 0 (0: constant noise)"),

@@ -125,10 +125,13 @@ class AdversarialObjective:
         return self.g_loss(at_least_fp32(D(fake, y_fake))), {}
 
 
-def build_objective(config: ObjectiveConfig) -> AdversarialObjective | MMDObjective:
-    """The objective named by ``objective.loss``, with the regularisers ``config`` switches on."""
+def build_objective(
+    config: ObjectiveConfig, features: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> AdversarialObjective | MMDObjective:
+    """The objective named by ``objective.loss``, with the regularisers ``config`` switches on; ``features``
+    is the fixed feature map of a GMMN (data space when None)."""
     if config.loss in MMD_LOSSES:
-        return MMDObjective(config)
+        return MMDObjective(config, features)
     return AdversarialObjective(config)
 
 

@@ -2,7 +2,8 @@
 
 - GMMN (Li, Swersky & Zemel, ICML 2015; Dziugaite, Roy & Ghahramani, UAI 2015): no discriminator; the
   generator minimises the unbiased MMD^2 between its samples and the data under a fixed kernel
-  ("no need for a discriminator: just minimise MMD").
+  ("no need for a discriminator: just minimise MMD"), in data space or in the fixed feature space of a
+  pretrained network ("MMD loss with a smarter kernel"; ``objective.features=classifier``).
 - MMD GAN (Li et al., NeurIPS 2017; Binkowski et al., ICLR 2018): a critic phi gives features, a fixed
   kernel k (a mixture of rational quadratics by default) acts on them, K(x, y) = k(phi(x), phi(y)); the
   critic maximises and the generator minimises MMD_K^2. Binkowski et al.'s gradient penalty keeps the
@@ -17,6 +18,8 @@
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -62,8 +65,9 @@ def jacobian_frobenius_sq(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None 
 class MMDObjective:
     """``objective.loss`` gmmn, mmdgan or smmd; see the module docstring for each."""
 
-    def __init__(self, config) -> None:
+    def __init__(self, config, features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.config = config
+        self.features = features or flat
         self.name = config.loss
         self.kernel = make_kernel(config.kernel, config.bandwidths)
         self.uses_discriminator = config.loss != "gmmn"
@@ -77,7 +81,8 @@ class MMDObjective:
 
     def _mmd2(self, D, real, fake, y_real, y_fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if D is None:
-            return mmd2(flat(fake), flat(real), self.kernel), flat(real), flat(fake)
+            phi_real, phi_fake = self.features(real), self.features(fake)
+            return mmd2(phi_fake, phi_real, self.kernel), phi_real, phi_fake
         phi_real, phi_fake = critic_features(D, real, y_real), critic_features(D, fake, y_fake)
         return mmd2(phi_real, phi_fake, self.kernel), phi_real, phi_fake
 

@@ -115,7 +115,7 @@ class Trainer:
         seed = config.train.seed
         seed_everything(seed)
         self.stream = build_stream(config.data, config.train.batch_size, seed, self.device)
-        self.objective = build_objective(config.objective)
+        self.objective = build_objective(config.objective, self._fixed_features())
         self.G = build_generator(config.model, self.stream.shape).to(self.device)
         self.D = (
             build_discriminator(config.model, self.stream.shape).to(self.device)
@@ -134,6 +134,15 @@ class Trainer:
         self.fixed_z = self.G.sample_latent(config.log.n_samples, torch.Generator().manual_seed(seed + 2))
         self.step = 0
         self.resumed_from: int | None = None
+
+    def _fixed_features(self):
+        """The frozen feature map of a feature-space GMMN: the data set's own classifier (cached)."""
+        if self.config.objective.features != "classifier":
+            return None
+        from gankit.metrics.features.classifier import load_or_train
+
+        classifier, _ = load_or_train(self.config.data.name, self.config.data.resolution)
+        return classifier.to(self.device).features
 
     def _lr_factor(self, step: int) -> float:
         if self.config.optim.lr_decay == "linear":

@@ -1,0 +1,1 @@
+"""Feature extractors for metrics and feature-space losses."""
