@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from gankit.errors import GankitError
+from gankit.metrics.fid import StreamingMoments, fid, frechet_distance, load_statistics, save_statistics, statistics
+
+
+def gaussian(n, d, seed, shift=0.0, scale=1.0):
+    return torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)) * scale + shift
+
+
+def test_closed_form_for_diagonal_covariances():
+    mu1, mu2 = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
+    a, b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 1.0, 0.25])
+    expected = 1 + 0 + 4 + ((a.sqrt() - b.sqrt()) ** 2).sum().item()
+    assert frechet_distance(mu1, torch.diag(a), mu2, torch.diag(b)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_matches_the_scipy_sqrtm_formula_on_full_covariances():
+    x, y = gaussian(400, 16, 0), gaussian(300, 16, 1, shift=0.3, scale=1.5)
+    mu1, s1, mu2, s2 = (t.numpy() for t in (*statistics(x), *statistics(y)))
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
+    assert fid(x, y) == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_set_against_itself_is_zero():
+    x = gaussian(500, 32, 2)
+    assert abs(fid(x, x)) < 1e-8
+
+
+def test_streaming_equals_one_shot():
+    x = gaussian(1000, 8, 3)
+    moments = StreamingMoments(8)
+    for chunk in x.split(77):
+        moments.update(chunk.float())
+    mu, sigma = moments.mean_and_covariance()
+    np.testing.assert_allclose(mu.numpy(), x.float().double().mean(0).numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sigma.numpy(), np.cov(x.float().double().numpy(), rowvar=False), rtol=1e-8, atol=1e-10)
+
+
+def test_equals_torch_fidelity():
+    metric_fid = pytest.importorskip("torch_fidelity.metric_fid")
+    x, y = gaussian(600, 64, 4), gaussian(500, 64, 5, shift=0.2, scale=1.2)
+    stats = [metric_fid.fid_features_to_statistics(f) for f in (x, y)]
+    theirs = metric_fid.fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
+    assert fid(x, y) == pytest.approx(theirs, rel=1e-6)
+
+
+def test_too_few_samples_and_rank_deficiency():
+    with pytest.raises(GankitError, match="at least 2 samples"):
+        fid(gaussian(1, 4, 6), gaussian(10, 4, 7))
+    with pytest.warns(UserWarning, match="rank-deficient"):
+        value = fid(gaussian(10, 16, 8), gaussian(10, 16, 9))
+    assert np.isfinite(value) and value > 0
+
+
+def test_statistics_file_roundtrip(tmp_path):
+    mu, sigma = statistics(gaussian(100, 4, 10))
+    save_statistics(tmp_path / "s.npz", mu, sigma)
+    mu2, sigma2 = load_statistics(tmp_path / "s.npz")
+    assert torch.equal(mu, mu2) and torch.equal(sigma, sigma2)
+    np.savez(tmp_path / "bad.npz", m=np.zeros(3))
+    with pytest.raises(GankitError, match="'mu' and 'sigma'"):
+        load_statistics(tmp_path / "bad.npz")
