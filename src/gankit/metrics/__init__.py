@@ -1,1 +1,2 @@
-"""Measurements of generated samples: mode coverage now; FID, KID, IS and precision/recall to come."""
+"""Measurements of generated samples on feature vectors: FID, KID, Inception Score, precision/recall,
+their uncertainty, and mode coverage on known mixtures. Feature extractors live in ``features/``."""

@@ -1,0 +1,36 @@
+import warnings
+
+import pytest
+import torch
+
+from gankit.errors import GankitError
+from gankit.metrics.fid import fid
+from gankit.metrics.uncertainty import fid_bootstrap, fid_infinity
+
+
+def gaussian(n, d, seed, shift=0.0):
+    return torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)) + shift
+
+
+def test_fid_infinity_removes_most_of_the_finite_sample_bias():
+    """N(0, I) vs N(mu, I) in 32-d: the population FID is ||mu||^2 = 32 * 0.1^2 = 0.32."""
+    reference, generated = gaussian(20_000, 32, 0), gaussian(1_000, 32, 1, shift=0.1)
+    finite = fid(reference, generated)
+    result = fid_infinity(reference, generated, points=10, min_n=200)
+    assert abs(result["fid_infinity"] - 0.32) < 0.5 * abs(finite - 0.32)
+    assert result["fid_slope"] > 0  # fewer samples, larger FID
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_n():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small = fid_bootstrap(gaussian(100, 4, 2), gaussian(100, 4, 3, shift=0.5), resamples=40)
+        large = fid_bootstrap(gaussian(1600, 4, 4), gaussian(1600, 4, 5, shift=0.5), resamples=40)
+    estimate = fid(gaussian(1600, 4, 4), gaussian(1600, 4, 5, shift=0.5))
+    assert large[0] < estimate < large[1]
+    assert large[1] - large[0] < 0.5 * (small[1] - small[0])
+
+
+def test_fid_infinity_needs_a_range_of_sizes():
+    with pytest.raises(GankitError, match="at least 2 sizes"):
+        fid_infinity(gaussian(100, 2, 6), gaussian(10, 2, 7), min_n=10)
