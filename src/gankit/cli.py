@@ -98,8 +98,10 @@ def _presets(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``gankit`` command."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``gankit`` command. Only the experiment named in ``argv`` (if any) is
+    imported to declare its options, so other commands start without loading the experiments."""
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="gankit", description="GANs and MMD-based generative models in PyTorch")
     parser.add_argument("--version", action="version", version=f"gankit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -131,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--out", default=f"experiments/{name}", help=f"folder for pictures (default experiments/{name})"
         )
         sub.add_argument("--json", help="also write every number to this JSON file")
-        load(name).add_arguments(sub)
+        if name in argv:
+            load(name).add_arguments(sub)
         sub.set_defaults(func=_experiment)
 
     features = commands.add_parser("features", help="feature extractors: train the data set's own classifier")
@@ -150,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gankit`` console script."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.func(args)
     except TrainingDiverged as exc:
