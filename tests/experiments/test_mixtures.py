@@ -22,7 +22,7 @@ def test_snapshot_steps_are_log_spaced():
 
 
 def test_small_run_writes_csv_table_and_strips(tmp_path):
-    args = argparse.Namespace(out=str(tmp_path), methods="ns,wgan-gp", data="ring", seeds=2, steps=6)
+    args = argparse.Namespace(out=str(tmp_path), methods="ns,wgan-gp", data="ring", seeds=2, first_seed=0, steps=6)
     result = mixtures.run(args)
     with (tmp_path / "mixtures.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -37,4 +37,4 @@ def test_small_run_writes_csv_table_and_strips(tmp_path):
 
 def test_unknown_method():
     with pytest.raises(GankitError, match="unknown method 'gann'"):
-        mixtures.run(argparse.Namespace(out="x", methods="gann", data="ring", seeds=1, steps=1))
+        mixtures.run(argparse.Namespace(out="x", methods="gann", data="ring", seeds=1, first_seed=0, steps=1))

@@ -131,6 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     parser.add_argument("--data", default=",".join(DATASETS), help="ring, grid or both (default)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here (default 0)")
     parser.add_argument("--steps", type=int, default=0, help="training steps (default: each preset's)")
 
 
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> dict:
     rows = []
     for data in datasets:
         for method in methods:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 row, snapshots = train_and_measure(method, data, seed, args.steps or None)
                 rows.append(row)
                 save_strip(snapshots, data, f"{data}, {method}, seed {seed}", out / f"strip-{data}-{method}-{seed}.png")
