@@ -39,12 +39,9 @@ N_SAMPLES = 2500
 
 
 def preset_for(method: str, data: str) -> tuple[str, list[str]]:
-    """The preset and extra overrides of ``method`` on data set ``data``; ring-minimax also serves the grid."""
+    """The preset and extra overrides of ``method`` on data set ``data``."""
     template, extra = METHODS[method]
-    preset = template.format(data=data)
-    if preset == "grid-minimax":
-        return "grid-ns", ["objective.loss=minimax", *extra]
-    return preset, extra
+    return template.format(data=data), extra
 
 
 def snapshot_steps(total: int) -> list[int]:

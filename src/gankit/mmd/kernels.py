@@ -40,38 +40,54 @@ def median_heuristic(X: torch.Tensor, Y: torch.Tensor | None = None, max_points:
     return float(upper.median().sqrt())
 
 
+class RadialKernel:
+    """A kernel k(x, y) = f(||x - y||^2); subclasses define f (``of_squared_distance``) and its constants."""
+
+    def __call__(self, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        return self.of_squared_distance(squared_distances(X, Y))
+
+    def paired(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+        """k(a_i, b_i) for matching rows, from direct differences (exact at a = b)."""
+        return self.of_squared_distance((A - B).pow(2).sum(1))
+
+    def of_squared_distance(self, d2: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def diagonal(self) -> float:
+        """k(a, a) = f(0)."""
+        return float(self.of_squared_distance(torch.zeros(())))
+
+    def curvature(self) -> float:
+        """c_k = sum_i d/da_i d/db_i k(a, b) at a = b per input dimension, = -2 f'(0)."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class GaussianKernel:
+class GaussianKernel(RadialKernel):
     """Mixture of Gaussian RBFs with the given bandwidths s: sum_s exp(-||x - y||^2 / (2 s^2))."""
 
     bandwidths: tuple[float, ...] = (1.0,)
 
-    def __call__(self, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        return self.of_squared_distance(squared_distances(X, Y))
-
-    def paired(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-        """k(a_i, b_i) for matching rows."""
-        return self.of_squared_distance((A - B).pow(2).sum(1))
-
     def of_squared_distance(self, d2: torch.Tensor) -> torch.Tensor:
         return sum(torch.exp(-d2 / (2 * s * s)) for s in self.bandwidths)
 
+    def curvature(self) -> float:
+        """sum_s 1 / s^2."""
+        return float(sum(1 / s**2 for s in self.bandwidths))
+
 
 @dataclass(frozen=True)
-class RationalQuadraticKernel:
+class RationalQuadraticKernel(RadialKernel):
     """Mixture of rational quadratic kernels: sum_a (1 + ||x - y||^2 / (2 a))^(-a)."""
 
     alphas: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
 
-    def __call__(self, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        return self.of_squared_distance(squared_distances(X, Y))
-
-    def paired(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-        """k(a_i, b_i) for matching rows."""
-        return self.of_squared_distance((A - B).pow(2).sum(1))
-
     def of_squared_distance(self, d2: torch.Tensor) -> torch.Tensor:
         return sum((1 + d2 / (2 * a)).pow(-a) for a in self.alphas)
+
+    def curvature(self) -> float:
+        """1 per component: f'(0) = -1/2 for every alpha."""
+        return float(len(self.alphas))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.mmd.estimators import mmd2
-from gankit.mmd.kernels import GaussianKernel, RationalQuadraticKernel, make_kernel
+from gankit.mmd.kernels import RadialKernel, make_kernel
 from gankit.objectives.penalties import input_gradient
 
 MMD_LOSSES = ("gmmn", "mmdgan", "smmd")
@@ -40,15 +40,6 @@ def flat(x: torch.Tensor) -> torch.Tensor:
 def critic_features(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """The critic's output as (N, k) features."""
     return flat(D(x, y))
-
-
-def kernel_diagonal_and_curvature(kernel) -> tuple[float, float]:
-    """k(a, a) and c_k = sum_i d/da_i d/db_i k(a, b) at a = b per unit of ||J||_F^2, for the radial kernels."""
-    if isinstance(kernel, GaussianKernel):
-        return float(len(kernel.bandwidths)), float(sum(1 / s**2 for s in kernel.bandwidths))
-    if isinstance(kernel, RationalQuadraticKernel):
-        return float(len(kernel.alphas)), float(len(kernel.alphas))
-    raise GankitError("the Scaled MMD needs a radial kernel: objective.kernel=gaussian or rq")
 
 
 def jacobian_frobenius_sq(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -71,13 +62,13 @@ class MMDObjective:
         self.name = config.loss
         self.kernel = make_kernel(config.kernel, config.bandwidths)
         self.uses_discriminator = config.loss != "gmmn"
-        if config.loss == "smmd":
-            kernel_diagonal_and_curvature(self.kernel)
+        if config.loss == "smmd" and not isinstance(self.kernel, RadialKernel):
+            raise GankitError("the Scaled MMD needs a radial kernel: objective.kernel=gaussian or rq")
 
     def scale(self, D: nn.Module, real: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """sigma^2 of the Scaled MMD (Arbel et al. 2018, eq. 5) on the real batch."""
-        diagonal, curvature = kernel_diagonal_and_curvature(self.kernel)
-        return 1.0 / (self.config.scale_lambda + diagonal + curvature * jacobian_frobenius_sq(D, real, y))
+        jacobian = jacobian_frobenius_sq(D, real, y)
+        return 1.0 / (self.config.scale_lambda + self.kernel.diagonal() + self.kernel.curvature() * jacobian)
 
     def _mmd2(self, D, real, fake, y_real, y_fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if D is None:
