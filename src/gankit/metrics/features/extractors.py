@@ -144,4 +144,4 @@ def build_extractor(
         return PixelFeatures(image_shape, device)
     if spec.startswith("classifier:") and spec.removeprefix("classifier:"):
         return ClassifierFeatures(spec.removeprefix("classifier:"), image_shape[-1], device=device)
-    raise GankitError(f"unknown features '{spec}'; use inception, classifier:DATASET (e.g. classifier:digits) or pixels")
+    raise GankitError(f"unknown features '{spec}'; use inception, classifier:DATASET (e.g. classifier:digits), pixels")

@@ -73,7 +73,9 @@ class Merged1x1(nn.Module):
             biases.append(torch.zeros_like(b))
             self.sizes.append(w.shape[0])
             self.pool_bias = nn.Parameter(b.view(1, -1, 1, 1).clone(), requires_grad=False)
-        self.weight = nn.Parameter(torch.cat(weights).contiguous(memory_format=torch.channels_last), requires_grad=False)
+        self.weight = nn.Parameter(
+            torch.cat(weights).contiguous(memory_format=torch.channels_last), requires_grad=False
+        )
         self.bias = nn.Parameter(torch.cat(biases), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -145,10 +147,7 @@ class FastE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts = self.head(x)
         one, a, b = parts[:3]
-        if self.avg:
-            pool = parts[3]
-        else:
-            pool = self.pool_conv(F.max_pool2d(x, 3, 1, 1))
+        pool = parts[3] if self.avg else self.pool_conv(F.max_pool2d(x, 3, 1, 1))
         b = self.d2(b)
         return torch.cat([one, self.a2a(a), self.a2b(a), self.d3a(b), self.d3b(b), pool], 1)
 
@@ -162,10 +161,23 @@ class FastFIDInception(nn.Module):
     def __init__(self, network: FIDInceptionV3, stem_chunk: int = 4, block_chunk: int = 32) -> None:
         super().__init__()
         self.stem_chunk, self.block_chunk = stem_chunk, block_chunk
-        self.stem1 = nn.Sequential(Conv(network.Conv2d_1a_3x3), Conv(network.Conv2d_2a_3x3), Conv(network.Conv2d_2b_3x3))
+        self.stem1 = nn.Sequential(
+            Conv(network.Conv2d_1a_3x3), Conv(network.Conv2d_2a_3x3), Conv(network.Conv2d_2b_3x3)
+        )
         self.stem2 = nn.Sequential(Conv(network.Conv2d_3b_1x1), Conv(network.Conv2d_4a_3x3))
-        names = ["Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-                 "Mixed_7a", "Mixed_7b", "Mixed_7c"]  # fmt: skip
+        names = [
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+        ]
         self.blocks = nn.Sequential(*(_FAST[type(getattr(network, n))](getattr(network, n)) for n in names))
         self.eval().requires_grad_(False)
 
