@@ -157,24 +157,25 @@ def load_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
     return state, "standard"
 
 
-def default_weights_path(download: bool = True) -> Path:
-    """``$GANKIT_HOME/weights/pt_inception-2015-12-05-6726825d.pth``, downloaded and verified if absent."""
+def default_weights_path(download: bool = True, url: str = STANDARD_URL, sha256: str = STANDARD_SHA256) -> Path:
+    """``$GANKIT_HOME/weights/pt_inception-2015-12-05-6726825d.pth``, downloaded from ``url`` and checked
+    against ``sha256`` if absent (a partial or mismatching download never takes the final name)."""
     path = gankit_home() / "weights" / STANDARD_FILENAME
     if path.is_file():
         return path
-    hint = f"download {STANDARD_URL} into {path.parent}/ or pass --inception-weights PATH"
+    hint = f"download {url} into {path.parent}/ or pass --inception-weights PATH"
     if not download:
         raise GankitError(f"no Inception weights at {path}; {hint}")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        urllib.request.urlretrieve(STANDARD_URL, partial)
+        urllib.request.urlretrieve(url, partial)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise GankitError(f"cannot download the Inception weights ({exc.__class__.__name__}); {hint}") from exc
     digest = sha256_of(partial)
-    if digest != STANDARD_SHA256:
+    if digest != sha256:
         partial.unlink(missing_ok=True)
-        raise GankitError(f"downloaded Inception weights have SHA-256 {digest}, expected {STANDARD_SHA256}; {hint}")
+        raise GankitError(f"downloaded Inception weights have SHA-256 {digest}, expected {sha256}; {hint}")
     os.replace(partial, path)
     return path
