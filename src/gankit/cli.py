@@ -1,4 +1,4 @@
-"""The ``gankit`` command: train, sample, presets.
+"""The ``gankit`` command: train, sample, eval, experiment, features, presets.
 
 Every user error is printed as one line, ``gankit: error: <problem>; <fix>``, with exit status 2.
 """
@@ -45,6 +45,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"interrupted at step {result.step}; checkpoint {result.checkpoint}")
         print(f"continue with: gankit train --resume {trainer.run_dir}")
         return 130
+    if result.evaluation is not None:
+        from gankit.training.evaluation import summary
+
+        print(f"evaluation: {summary(result.evaluation)}  ({trainer.run_dir / 'eval.jsonl'})")
     print(f"samples:    {result.samples}")
     print(f"checkpoint: {result.checkpoint}")
     print(f"logs:       {trainer.run_dir / 'metrics.jsonl'}  (tensorboard --logdir {trainer.run_dir / 'tb'})")
@@ -72,6 +76,55 @@ def _experiment(args: argparse.Namespace) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))
         print(f"numbers: {args.json}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from gankit.metrics.evaluate import EvalOptions, evaluate
+    from gankit.metrics.features.extractors import build_extractor
+    from gankit.metrics.sources import load_source
+    from gankit.training.loop import select_device
+
+    device = select_device(args.device)
+    options = EvalOptions(
+        metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+        kid_subsets=args.kid_subsets,
+        kid_subset_size=args.kid_subset_size,
+        fid_bootstrap=args.fid_bootstrap,
+        fid_infinity=not args.no_fid_infinity,
+        seed=args.seed,
+    )
+    real = load_source(args.real, args.n, args.seed, device)
+    fake = load_source(args.fake, args.n, args.seed, device, default_n=len(real.images))
+    extractor = build_extractor(
+        args.features, tuple(real.images.shape[1:]), args.inception_weights, args.resize, device
+    )
+    result = evaluate(extractor, real.images, fake.images, options, args.batch_size, not args.quiet, not args.no_cache)
+    result = {**result, "real": real.record, "fake": fake.record}
+    print(f"{extractor.name} features, {result['n_real']} real ({args.real}) vs {result['n_fake']} fake ({args.fake})")
+    if "fid" in result:
+        extra = (
+            f"  95% bootstrap [{result['fid_ci_low']:.4f}, {result['fid_ci_high']:.4f}]"
+            if "fid_ci_low" in result
+            else ""
+        )
+        extra += f"  FID_inf {result['fid_infinity']:.4f}" if "fid_infinity" in result else ""
+        print(f"FID        {result['fid']:.4f}{extra}")
+    if "kid_mean" in result:
+        print(
+            f"KID        {result['kid_mean']:.6f} +- {result['kid_std']:.6f} (std over {options.kid_subsets} "
+            f"subsets of {options.kid_subset_size})  95% CI [{result['kid_ci_low']:.6f}, {result['kid_ci_high']:.6f}]"
+        )
+    if "is_mean" in result:
+        print(f"IS         {result['is_mean']:.4f} +- {result['is_std']:.4f}")
+    if "precision" in result:
+        print(f"precision  {result['precision']:.4f}  recall {result['recall']:.4f}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+        print(f"numbers and settings: {args.json}")
     return 0
 
 
@@ -136,6 +189,35 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if name in argv:
             load(name).add_arguments(sub)
         sub.set_defaults(func=_experiment)
+
+    evaluation = commands.add_parser("eval", help="FID, KID, IS, precision/recall between two image sources")
+    source_help = "image folder, .npz, run directory, checkpoint, or a split (digits, mnist-test, cifar10-train, ...)"
+    evaluation.add_argument("--real", required=True, help=source_help)
+    evaluation.add_argument("--fake", required=True, help=source_help)
+    evaluation.add_argument("--metrics", default="fid,kid", help="comma-separated: fid, kid, is, pr (default fid,kid)")
+    evaluation.add_argument(
+        "--features",
+        default="inception",
+        help="inception (default), classifier:DATASET (e.g. classifier:digits), pixels",
+    )
+    evaluation.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth or NVIDIA's TorchScript")
+    evaluation.add_argument(
+        "--resize", default="tf1-bilinear", help="tf1-bilinear (reference FID, default), pil-bicubic, torch-bilinear"
+    )
+    evaluation.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
+    evaluation.add_argument("--kid-subset-size", type=int, default=1000, help="samples per KID subset (default 1000)")
+    evaluation.add_argument(
+        "--fid-bootstrap", type=int, default=20, help="FID bootstrap resamples (0: none; default 20)"
+    )
+    evaluation.add_argument("--no-fid-infinity", action="store_true", help="skip the FID_infinity extrapolation")
+    evaluation.add_argument("--n", type=int, help="samples per set (generators default to the real set's size)")
+    evaluation.add_argument("--seed", type=int, default=0, help="latent seed and subset seed (default 0)")
+    evaluation.add_argument("--batch-size", type=int, default=64)
+    evaluation.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    evaluation.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    evaluation.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluation.add_argument("--json", help="write every number and setting to this JSON file")
+    evaluation.set_defaults(func=_eval)
 
     features = commands.add_parser("features", help="feature extractors: train the data set's own classifier")
     features_commands = features.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -118,6 +118,20 @@ class LogConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Metrics measured during training (see :mod:`gankit.training.evaluation`); ``every`` 0 turns them off."""
+
+    every: int = 0
+    metrics: list[str] = field(default_factory=lambda: ["fid", "kid"])
+    features: str = "auto"
+    n: int = 0
+    kid_subset_size: int = 1000
+    fid_bootstrap: int = 20
+    inception_weights: str = ""
+    seed: int = 0
+
+
+@dataclass
 class Config:
     """A whole run: one field per section, plus the preset's name and one-line description."""
 
@@ -130,6 +144,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     ema: EMAConfig = field(default_factory=EMAConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain nested dicts (what ``config.yaml`` holds)."""
@@ -310,6 +325,18 @@ def validate(config: Config) -> None:
         ),
         (config.log.n_samples >= 1, "log.n_samples must be >= 1"),
         (config.log.divergence_window >= 1, "log.divergence_window must be >= 1"),
+        (config.eval.every >= 0, "eval.every must be >= 0 (0: no evaluation during training)"),
+        (config.eval.n >= 0, "eval.n must be >= 0 (0: as many samples as the real set, at most 10000)"),
+        (config.eval.kid_subset_size >= 2, "eval.kid_subset_size must be >= 2"),
+        (config.eval.fid_bootstrap >= 0, "eval.fid_bootstrap must be >= 0"),
+        (
+            set(config.eval.metrics) <= {"fid", "kid", "is", "pr"},
+            "eval.metrics must be a list drawn from: fid, kid, is, pr",
+        ),
+        (
+            config.eval.every == 0 or config.data.name not in ("ring", "grid", "spiral"),
+            "eval.every needs image data; toy runs measure mode coverage (gankit experiment mixtures)",
+        ),
     ]
     for ok, message in checks:
         if not ok:

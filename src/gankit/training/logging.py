@@ -1,4 +1,5 @@
-"""What a run logs: ``metrics.jsonl`` (one JSON object per logging step) and TensorBoard events."""
+"""What a run logs: ``metrics.jsonl`` (one JSON object per logging step), ``eval.jsonl`` (one per
+evaluation, with its settings) and TensorBoard events."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ class RunLogger:
 
     def __init__(self, run_dir: Path, tensorboard: bool, resume_step: int | None = None) -> None:
         self.path = run_dir / "metrics.jsonl"
-        if resume_step is not None and self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+        self.eval_path = run_dir / "eval.jsonl"
+        for path in (self.path, self.eval_path):
+            if resume_step is not None and path.exists():
+                kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
+                path.write_text("".join(line + "\n" for line in kept))
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -34,6 +37,16 @@ class RunLogger:
         if self.writer is not None:
             for key, value in values.items():
                 self.writer.add_scalar(key, value, step)
+
+    def evaluation(self, step: int, result: dict[str, Any]) -> None:
+        """Append an evaluation (numbers and settings) to ``eval.jsonl``; its numbers go to TensorBoard
+        under ``eval/``."""
+        with self.eval_path.open("a") as handle:
+            handle.write(json.dumps({"step": step, **result}) + "\n")
+        if self.writer is not None:
+            for key, value in result.items():
+                if isinstance(value, float):
+                    self.writer.add_scalar(f"eval/{key}", value, step)
 
     def warning(self, step: int, message: str) -> None:
         """Append a warning to ``warnings.jsonl`` (and TensorBoard's text tab)."""

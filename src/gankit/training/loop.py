@@ -100,6 +100,7 @@ class FitResult:
     checkpoint: Path | None
     samples: Path | None
     interrupted: bool = False
+    evaluation: dict[str, Any] | None = None
 
 
 class Trainer:
@@ -134,6 +135,11 @@ class Trainer:
         self.fixed_z = self.G.sample_latent(config.log.n_samples, torch.Generator().manual_seed(seed + 2))
         self.step = 0
         self.resumed_from: int | None = None
+        self.evaluation = None
+        if config.eval.every:
+            from gankit.training.evaluation import PeriodicEvaluation
+
+            self.evaluation = PeriodicEvaluation(config, self.device)
 
     def _fixed_features(self):
         """The frozen feature map of a feature-space GMMN: the data set's own classifier (cached)."""
@@ -231,6 +237,19 @@ class Trainer:
             "lower optim.lr_d / optim.lr_g or change objective.loss"
         )
 
+    def evaluate(self) -> dict[str, Any]:
+        """Measure the sampler against the training data (``eval`` section) and log the result."""
+        from gankit.training.evaluation import summary
+
+        G = self.sampler
+        was_training = G.training
+        G.eval()
+        result = self.evaluation(G)
+        G.train(was_training)
+        self.logger.evaluation(self.step, result)
+        tqdm.write(f"step {self.step}: {summary(result)}")
+        return result
+
     @torch.no_grad()
     def save_samples(self) -> Path:
         """Write the fixed-latent sample grid (images) or scatter plot (2-D data) for the current step."""
@@ -317,7 +336,7 @@ class Trainer:
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
         self.logger = RunLogger(self.run_dir, log.tensorboard, self.resumed_from)
         monitor = DivergenceMonitor(log.divergence_window)
-        checkpoint = samples = None
+        checkpoint = samples = evaluation = None
         images_per_step = config.train.batch_size * (config.train.n_critic if self.D is not None else 1)
         bar = tqdm(total=total, initial=self.step, disable=not log.progress, unit="it", dynamic_ncols=True)
         window_start, window_steps = time.perf_counter(), 0
@@ -346,6 +365,8 @@ class Trainer:
                         window_start, window_steps = time.perf_counter(), 0
                     if self.step % log.sample_every == 0 or self.step == total:
                         samples = self.save_samples()
+                    if self.evaluation is not None and (self.step % config.eval.every == 0 or self.step == total):
+                        evaluation = self.evaluate()
                     if self.step % log.ckpt_every == 0 or self.step == total:
                         checkpoint = self.save_checkpoint()
                     if stop.requested:
@@ -355,4 +376,4 @@ class Trainer:
         finally:
             bar.close()
             self.logger.close()
-        return FitResult(self.step, checkpoint, samples, interrupted)
+        return FitResult(self.step, checkpoint, samples, interrupted, evaluation)

@@ -77,8 +77,9 @@ def train_classifier(
     n_test = max(1, int(holdout * len(images)))
     test, train = order[:n_test], order[n_test:]
     x = images.float() / 127.5 - 1
-    torch.manual_seed(seed)
-    model = SmallClassifier(images.shape[1], num_classes)
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state (e.g. a training run's) untouched
+        torch.manual_seed(seed)
+        model = SmallClassifier(images.shape[1], num_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
         for batch in train[torch.randperm(len(train), generator=generator)].split(batch_size):
