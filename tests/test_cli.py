@@ -117,3 +117,29 @@ def test_console_script_presets_table():
     lines = result.stdout.splitlines()
     assert len(lines) == len(preset_names())
     assert any(line.startswith("digits") and "(default)" in line for line in lines)
+
+
+def test_eval_writes_every_number_and_setting(tmp_path, capsys):
+    import json
+
+    run = tmp_path / "run"
+    main(["train", "digits", *FAST, "model.width=8", "eval.every=0", "--out", str(run), "--quiet"])
+    out = tmp_path / "eval.json"
+    args = ["eval", "--real", "digits@16", "--fake", str(run), "--features", "pixels", "--metrics", "fid,kid,pr"]
+    assert main([*args, "--kid-subset-size", "500", "--kid-subsets", "5", "--quiet", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert f"FID        {result['fid']:.4f}" in printed
+    for key in ("fid", "fid_ci_low", "fid_infinity", "kid_mean", "kid_std", "kid_ci_low", "precision", "recall"):
+        assert isinstance(result[key], float), key
+    assert result["n_real"] == result["n_fake"] == 1797
+    assert result["fake"]["kind"] == "generator" and result["fake"]["latent_seed"] == 0
+    assert result["settings"]["extractor"] == "pixels" and result["settings"]["kid_subsets"] == 5
+    assert result["settings"]["gankit_version"]
+
+
+def test_eval_errors_are_one_line(tmp_path, capsys):
+    assert main(["eval", "--real", "digits", "--fake", "nothing-here", "--features", "pixels"]) == 2
+    assert "unknown source 'nothing-here'" in capsys.readouterr().err
+    assert main(["eval", "--real", "digits", "--fake", "digits", "--features", "pixels", "--n", "50"]) == 2
+    assert "--kid-subset-size" in capsys.readouterr().err
