@@ -12,6 +12,7 @@ EXPERIMENTS = {
     "dirac": "Dirac-GAN (Mescheder et al. 2018): convergence and Jacobian eigenvalues of each method",
     "mixtures": "mode coverage on the ring and grid across objectives, stabilisers and seeds (VEEGAN/PacGAN)",
     "disjoint": "generator gradient while D trains towards optimality on disjoint supports (Arjovsky & Bottou 2017)",
+    "fid-bias": "FID's estimator bias against n, KID's absence of it, FID_inf extrapolation (Binkowski et al. 2018)",
     "two-sample": "MMD permutation tests on the Blobs problem: Type-I error and power, median vs optimized kernel",
 }
 
