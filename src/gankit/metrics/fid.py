@@ -5,8 +5,9 @@ FID = ||mu_1 - mu_2||^2 + tr(S_1) + tr(S_2) - 2 tr((S_1 S_2)^(1/2)).
 The moments are accumulated as sum x and sum x x^T in float64, so memory does not grow with the number
 of samples and batches can be added as they are computed. The trace of the matrix square root is the
 sum of the square roots of the eigenvalues of S_1 S_2 (real and non-negative for a product of two
-positive semi-definite matrices; rounding leaves tiny imaginary or negative parts, which are dropped),
-computed in float64 without ``scipy.linalg.sqrtm``, whose failures on singular products are a known
+positive semi-definite matrices), computed in float64 as the eigenvalues of the similar symmetric
+matrix S_1^(1/2) S_2 S_1^(1/2) (rounding leaves tiny negative ones, which are clamped to 0), without
+``scipy.linalg.sqrtm``, whose failures on singular products are a known
 source of wrong FIDs. Statistics files hold ``mu`` and ``sigma`` as pytorch-fid writes them.
 """
 
@@ -70,7 +71,11 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
             f"FID statistics do not match: mu {tuple(mu1.shape)} / {tuple(mu2.shape)}, "
             f"sigma {tuple(sigma1.shape)} / {tuple(sigma2.shape)}"
         )
-    eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp_min(0)
+    # S1 S2 is similar to the symmetric PSD matrix S1^(1/2) S2 S1^(1/2) (same eigenvalues), whose
+    # symmetric eigensolver is faster and more stable than the general one.
+    values, vectors = torch.linalg.eigh(sigma1)
+    root = (vectors * values.clamp_min(0).sqrt()) @ vectors.T
+    eigenvalues = torch.linalg.eigvalsh(root @ sigma2 @ root).clamp_min(0)
     value = (mu1 - mu2).pow(2).sum() + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum()
     return float(value.clamp_min(0))
 

@@ -4,7 +4,8 @@ KID is the unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / d + 
 ``subsets`` random subsets of ``subset_size`` samples from each set, drawn without replacement. The
 subsets are drawn with ``numpy.random.RandomState(seed).choice`` in the same order as torch-fidelity
 (first set, then second, per subset), so with the same seed and features both give the same number;
-the kernel and estimator are :mod:`gankit.mmd`'s.
+the kernel and estimator are :mod:`gankit.mmd`'s. Inner products are float32 matrix products (the
+features are float32; torch-fidelity does the same), the kernel values and their sums float64.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from gankit.errors import GankitError
 from gankit.mmd.estimators import mmd2
 from gankit.mmd.kernels import PolynomialKernel
 
-KID_KERNEL = PolynomialKernel(degree=3, gamma=None, coef0=1.0)
+KID_KERNEL = PolynomialKernel(degree=3, gamma=None, coef0=1.0, dot_dtype=torch.float32)
 
 
 def kid(
@@ -35,7 +36,7 @@ def kid(
             "lower --kid-subset-size or provide more samples"
         )
     rng = np.random.RandomState(seed)
-    f1, f2 = features1.double(), features2.double()
+    f1, f2 = features1.float(), features2.float()
     values = np.empty(subsets)
     for i in range(subsets):
         index1 = torch.from_numpy(rng.choice(n1, subset_size, replace=False))

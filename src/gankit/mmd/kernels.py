@@ -92,14 +92,22 @@ class RationalQuadraticKernel(RadialKernel):
 
 @dataclass(frozen=True)
 class PolynomialKernel:
-    """(gamma x.y + coef0)^degree; ``gamma=None`` means 1 / dimension (the KID kernel with degree 3)."""
+    """(gamma x.y + coef0)^degree; ``gamma=None`` means 1 / dimension (the KID kernel with degree 3).
+
+    ``dot_dtype`` computes the inner products in that dtype and the kernel values in float64: KID uses
+    float32 products of float32 features (as torch-fidelity does) with the kernel and sums in float64.
+    """
 
     degree: int = 3
     gamma: float | None = None
     coef0: float = 1.0
+    dot_dtype: torch.dtype | None = None
 
     def __call__(self, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        return self.of_dot(X @ Y.T, X.shape[1])
+        if self.dot_dtype is None:
+            return self.of_dot(X @ Y.T, X.shape[1])
+        dot = X.to(self.dot_dtype) @ Y.to(self.dot_dtype).T
+        return self.of_dot(dot.double(), X.shape[1])
 
     def paired(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
         """k(a_i, b_i) for matching rows."""
