@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gankit.metrics.features.inception_net import (
+    BLOCK_NAMES,
     BasicConv2d,
     FIDInceptionV3,
     InceptionA,
@@ -165,20 +166,7 @@ class FastFIDInception(nn.Module):
             Conv(network.Conv2d_1a_3x3), Conv(network.Conv2d_2a_3x3), Conv(network.Conv2d_2b_3x3)
         )
         self.stem2 = nn.Sequential(Conv(network.Conv2d_3b_1x1), Conv(network.Conv2d_4a_3x3))
-        names = [
-            "Mixed_5b",
-            "Mixed_5c",
-            "Mixed_5d",
-            "Mixed_6a",
-            "Mixed_6b",
-            "Mixed_6c",
-            "Mixed_6d",
-            "Mixed_6e",
-            "Mixed_7a",
-            "Mixed_7b",
-            "Mixed_7c",
-        ]
-        self.blocks = nn.Sequential(*(_FAST[type(getattr(network, n))](getattr(network, n)) for n in names))
+        self.blocks = nn.Sequential(*(_FAST[type(getattr(network, n))](getattr(network, n)) for n in BLOCK_NAMES))
         self.eval().requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,8 @@ BN_EPS = 1e-3
 NUM_CLASSES = 1008
 POOL_DIM = 2048
 INPUT_SIZE = 299
+STEM_NAMES = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3")
+BLOCK_NAMES = tuple(f"Mixed_{b}" for b in ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"))
 
 
 class BasicConv2d(nn.Module):

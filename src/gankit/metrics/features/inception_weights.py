@@ -27,25 +27,12 @@ import torch
 
 from gankit.data.named import gankit_home
 from gankit.errors import GankitError
+from gankit.metrics.features.inception_net import BLOCK_NAMES, STEM_NAMES
 
 STANDARD_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 STANDARD_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{STANDARD_FILENAME}"
 STANDARD_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 
-_STEM = ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3"]
-_BLOCKS = [
-    "Mixed_5b",
-    "Mixed_5c",
-    "Mixed_5d",
-    "Mixed_6a",
-    "Mixed_6b",
-    "Mixed_6c",
-    "Mixed_6d",
-    "Mixed_6e",
-    "Mixed_7a",
-    "Mixed_7b",
-    "Mixed_7c",
-]
 _A = {
     "conv": "branch1x1",
     "tower.conv": "branch5x5_1",
@@ -97,8 +84,8 @@ _BLOCK_LAYERS = [_A, _A, _A, _B, _C, _C, _C, _C, _D, _E, _E]
 
 def _torchscript_layer_names() -> dict[str, str]:
     """TorchScript layer prefix -> standard BasicConv2d prefix, for all 94 convolutions."""
-    names = {f"net.layers.conv{'' if i == 0 else f'_{i}'}": stem for i, stem in enumerate(_STEM)}
-    for i, (block, layers) in enumerate(zip(_BLOCKS, _BLOCK_LAYERS, strict=True)):
+    names = {f"net.layers.conv{'' if i == 0 else f'_{i}'}": stem for i, stem in enumerate(STEM_NAMES)}
+    for i, (block, layers) in enumerate(zip(BLOCK_NAMES, _BLOCK_LAYERS, strict=True)):
         mixed = f"net.layers.mixed{'' if i == 0 else f'_{i}'}"
         names.update({f"{mixed}.{ts}": f"{block}.{std}" for ts, std in layers.items()})
     return names
