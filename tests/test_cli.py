@@ -129,7 +129,7 @@ def test_eval_writes_every_number_and_setting(tmp_path, capsys):
     assert main([*args, "--kid-subset-size", "500", "--kid-subsets", "5", "--quiet", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
-    assert f"FID        {result['fid']:.4f}" in printed
+    assert f"FID {result['fid']:.4f}" in printed and f"KID {result['kid_mean']:.6f}" in printed
     for key in ("fid", "fid_ci_low", "fid_infinity", "kid_mean", "kid_std", "kid_ci_low", "precision", "recall"):
         assert isinstance(result[key], float), key
     assert result["n_real"] == result["n_fake"] == 1797

@@ -66,23 +66,25 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _experiment(args: argparse.Namespace) -> int:
+def _write_json(path: str, payload: dict, what: str) -> None:
     import json
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(payload, indent=2))
+    print(f"{what}: {path}")
+
+
+def _experiment(args: argparse.Namespace) -> int:
     from gankit.experiments import load
 
     result = load(args.name).run(args)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
-        print(f"numbers: {args.json}")
+        _write_json(args.json, result, "numbers")
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    import json
-
-    from gankit.metrics.evaluate import EvalOptions, evaluate
+    from gankit.metrics.evaluate import EvalOptions, evaluate, result_lines
     from gankit.metrics.features.extractors import build_extractor
     from gankit.metrics.sources import load_source
     from gankit.training.loop import select_device
@@ -104,27 +106,10 @@ def _eval(args: argparse.Namespace) -> int:
     result = evaluate(extractor, real.images, fake.images, options, args.batch_size, not args.quiet, not args.no_cache)
     result = {**result, "real": real.record, "fake": fake.record}
     print(f"{extractor.name} features, {result['n_real']} real ({args.real}) vs {result['n_fake']} fake ({args.fake})")
-    if "fid" in result:
-        extra = (
-            f"  95% bootstrap [{result['fid_ci_low']:.4f}, {result['fid_ci_high']:.4f}]"
-            if "fid_ci_low" in result
-            else ""
-        )
-        extra += f"  FID_inf {result['fid_infinity']:.4f}" if "fid_infinity" in result else ""
-        print(f"FID        {result['fid']:.4f}{extra}")
-    if "kid_mean" in result:
-        print(
-            f"KID        {result['kid_mean']:.6f} +- {result['kid_std']:.6f} (std over {options.kid_subsets} "
-            f"subsets of {options.kid_subset_size})  95% CI [{result['kid_ci_low']:.6f}, {result['kid_ci_high']:.6f}]"
-        )
-    if "is_mean" in result:
-        print(f"IS         {result['is_mean']:.4f} +- {result['is_std']:.4f}")
-    if "precision" in result:
-        print(f"precision  {result['precision']:.4f}  recall {result['recall']:.4f}")
+    for line in result_lines(result):
+        print(line)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
-        print(f"numbers and settings: {args.json}")
+        _write_json(args.json, result, "numbers and settings")
     return 0
 
 

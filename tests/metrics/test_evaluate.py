@@ -33,22 +33,22 @@ def test_numbers_equal_the_metric_functions_and_settings_are_recorded():
 
 def test_features_are_cached_by_content(gankit_home):
     extractor = PixelFeatures((1, 6, 6))
-    first, _, digest = cached_features(extractor, images(10, 0))
+    first = cached_features(extractor, images(10, 0))
     files = list((gankit_home / "features").iterdir())
-    assert len(files) == 1 and files[0].name.startswith(digest[:32])
+    assert len(files) == 1 and files[0].name.startswith(first.sha256[:32])
     files[0].write_bytes(b"corrupt")
     with pytest.warns(UserWarning, match="unreadable feature cache"):
-        again, _, _ = cached_features(extractor, images(10, 0))
-    assert torch.equal(first, again)
-    cached, _, _ = cached_features(extractor, images(10, 0))  # now read back from the rewritten file
-    assert torch.equal(first, cached)
+        again = cached_features(extractor, images(10, 0))
+    assert torch.equal(first.features, again.features)
+    cached = cached_features(extractor, images(10, 0))  # now read back from the rewritten file
+    assert torch.equal(first.features, cached.features)
 
 
 def test_errors_name_the_option_to_change():
     extractor = PixelFeatures((1, 6, 6))
     with pytest.raises(GankitError, match="--kid-subset-size"):
         evaluate(extractor, images(50, 0), images(50, 1), EvalOptions(metrics=("kid",)), cache=False)
-    with pytest.raises(GankitError, match="needs class logits"):
+    with pytest.raises(GankitError, match="needs class logits, which pixels features do not give"):
         evaluate(extractor, images(50, 0), images(50, 1), EvalOptions(metrics=("is",)), cache=False)
     with pytest.raises(GankitError, match="unknown metric 'lpips'"):
         EvalOptions(metrics=("fid", "lpips"))

@@ -53,5 +53,5 @@ def test_configuration_errors():
         Trainer(resolve("ring-ns", ["eval.every=10"]), "unused")
     with pytest.raises(GankitError, match="eval.metrics must be a list drawn from"):
         resolve("digits", ["eval.metrics=[fid, lpips]"])
-    with pytest.raises(GankitError, match="give no class logits"):
+    with pytest.raises(GankitError, match="needs class logits, which pixels features do not give"):
         Trainer(resolve("digits", [*SMALL, "eval.every=2", "eval.features=pixels", "eval.metrics=[is]"]), "unused")

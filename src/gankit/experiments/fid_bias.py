@@ -1,6 +1,6 @@
 """FID is biased, KID is not: two samples of one distribution, measured at growing sample size n.
 
-The lecture's point (Binkowski et al., ICLR 2018, Sec. 4 and Fig. 1; Chong & Forsyth, CVPR 2020):
+The lecture's point (Binkowski et al., ICLR 2018, Sec. 4; Chong & Forsyth, CVPR 2020):
 FID's estimator has a bias that shrinks like 1/n but is large at the usual n, so FIDs computed with
 different n cannot be compared; KID's estimator (unbiased MMD^2, cubic kernel) has expectation 0 at
 every n when both samples come from one distribution. Here the population FID and KID are exactly 0:

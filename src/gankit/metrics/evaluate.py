@@ -22,6 +22,7 @@ from gankit import __version__
 from gankit.data.named import gankit_home
 from gankit.errors import GankitError
 from gankit.metrics.features.extractors import FeatureExtractor, check_images
+from gankit.metrics.kid import check_subset_size, kid
 
 METRICS = ("fid", "kid", "is", "pr")
 
@@ -53,29 +54,47 @@ def content_hash(images: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class FeatureSet:
+    """Features (N, d), class logits or None, and the SHA-256 of the images they came from."""
+
+    features: torch.Tensor
+    logits: torch.Tensor | None
+    sha256: str
+
+
 def cached_features(
     extractor: FeatureExtractor, images: torch.Tensor, batch_size: int = 64, progress: bool = False, cache: bool = True
-) -> tuple[torch.Tensor, torch.Tensor | None, str]:
-    """Features and logits of ``images`` and their content hash; read from / written to
+) -> FeatureSet:
+    """Features and logits of ``images`` with their content hash; read from / written to
     ``$GANKIT_HOME/features/<content>-<settings>.safetensors`` unless ``cache`` is False."""
     images = check_images(images)
     digest = content_hash(images)
+    if not cache:
+        return FeatureSet(*extractor(images, batch_size=batch_size, progress=progress), digest)
     settings = hashlib.sha256(json.dumps(extractor.settings(), sort_keys=True).encode()).hexdigest()[:16]
     path = gankit_home() / "features" / f"{digest[:32]}-{settings}.safetensors"
-    if cache and path.is_file():
+    if path.is_file():
         try:
             stored = load_file(path)
-            return stored["features"], stored.get("logits"), digest
+            return FeatureSet(stored["features"], stored.get("logits"), digest)
         except Exception:
             warnings.warn(f"ignoring unreadable feature cache {path}; recomputing", stacklevel=2)
     features, logits = extractor(images, batch_size=batch_size, progress=progress)
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tensors = {"features": features.contiguous()} | ({"logits": logits.contiguous()} if logits is not None else {})
-        save_file(tensors, str(partial))
-        os.replace(partial, path)
-    return features, logits, digest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tensors = {"features": features.contiguous()} | ({"logits": logits.contiguous()} if logits is not None else {})
+    save_file(tensors, str(partial))
+    os.replace(partial, path)
+    return FeatureSet(features, logits, digest)
+
+
+def check_request(extractor: FeatureExtractor, options: EvalOptions, n_real: int, n_fake: int) -> None:
+    """Fail before any feature is computed if the metrics cannot be computed from these inputs."""
+    if "is" in options.metrics:
+        extractor.require_logits()
+    if "kid" in options.metrics:
+        check_subset_size(n_real, n_fake, options.kid_subset_size)
 
 
 def compute_metrics(
@@ -84,7 +103,6 @@ def compute_metrics(
     """The requested metrics between (N, d) real and fake features, with intervals."""
     from gankit.metrics.fid import frechet_distance, statistics
     from gankit.metrics.inception_score import inception_score
-    from gankit.metrics.kid import kid
     from gankit.metrics.precision_recall import precision_recall
     from gankit.metrics.uncertainty import fid_bootstrap, fid_infinity
 
@@ -109,6 +127,22 @@ def compute_metrics(
     return out
 
 
+def evaluate_features(
+    extractor: FeatureExtractor, real: FeatureSet, fake: FeatureSet, options: EvalOptions
+) -> dict[str, Any]:
+    """The metrics of two feature sets, with sizes, image hashes and under ``settings`` every setting that
+    changes the numbers."""
+    numbers = compute_metrics(real.features, fake.features, fake.logits, options)
+    return {
+        **numbers,
+        "n_real": len(real.features),
+        "n_fake": len(fake.features),
+        "real_sha256": real.sha256,
+        "fake_sha256": fake.sha256,
+        "settings": {**extractor.settings(), **asdict(options), "gankit_version": __version__},
+    }
+
+
 def evaluate(
     extractor: FeatureExtractor,
     real: torch.Tensor,
@@ -118,22 +152,31 @@ def evaluate(
     progress: bool = False,
     cache: bool = True,
 ) -> dict[str, Any]:
-    """Metrics between two uint8 image sets, with every setting that changes them under ``settings``."""
-    if "is" in options.metrics and hasattr(extractor, "require_logits"):
-        extractor.require_logits()
-    if "kid" in options.metrics and min(len(real), len(fake)) < options.kid_subset_size:
-        raise GankitError(
-            f"KID subset size {options.kid_subset_size} is larger than the sample ({len(real)} real, {len(fake)} "
-            "fake); lower --kid-subset-size or provide more samples"
+    """Metrics between two uint8 image sets (see :func:`evaluate_features`); features cached by content."""
+    check_request(extractor, options, len(real), len(fake))
+    real_set = cached_features(extractor, real, batch_size, progress, cache)
+    fake_set = cached_features(extractor, fake, batch_size, progress, cache)
+    return evaluate_features(extractor, real_set, fake_set, options)
+
+
+def result_lines(result: dict[str, Any]) -> list[str]:
+    """The headline numbers of an evaluation, one metric per line, as the command line prints them."""
+    lines = []
+    if "fid" in result:
+        line = f"FID {result['fid']:.4f}"
+        if "fid_ci_low" in result:
+            line += f"  95% bootstrap [{result['fid_ci_low']:.4f}, {result['fid_ci_high']:.4f}]"
+        if "fid_infinity" in result:
+            line += f"  FID_inf {result['fid_infinity']:.4f}"
+        lines.append(line)
+    if "kid_mean" in result:
+        settings = result["settings"]
+        lines.append(
+            f"KID {result['kid_mean']:.6f} +- {result['kid_std']:.6f} (std over {settings['kid_subsets']} subsets "
+            f"of {settings['kid_subset_size']})  95% CI [{result['kid_ci_low']:.6f}, {result['kid_ci_high']:.6f}]"
         )
-    real_features, _, real_hash = cached_features(extractor, real, batch_size, progress, cache)
-    fake_features, fake_logits, fake_hash = cached_features(extractor, fake, batch_size, progress, cache)
-    numbers = compute_metrics(real_features, fake_features, fake_logits, options)
-    return {
-        **numbers,
-        "n_real": len(real),
-        "n_fake": len(fake),
-        "real_sha256": real_hash,
-        "fake_sha256": fake_hash,
-        "settings": {**extractor.settings(), **asdict(options), "gankit_version": __version__},
-    }
+    if "is_mean" in result:
+        lines.append(f"IS {result['is_mean']:.4f} +- {result['is_std']:.4f}")
+    if "precision" in result:
+        lines.append(f"precision {result['precision']:.4f}  recall {result['recall']:.4f}")
+    return lines

@@ -22,12 +22,8 @@ from gankit.mmd.kernels import PolynomialKernel
 KID_KERNEL = PolynomialKernel(degree=3, gamma=None, coef0=1.0, dot_dtype=torch.float32)
 
 
-def kid(
-    features1: torch.Tensor, features2: torch.Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 2020
-) -> dict[str, float]:
-    """``kid_mean``, ``kid_std`` (population std over subsets, as torch-fidelity) and a 95% interval for the mean
-    from the subset spread (``kid_ci_low``, ``kid_ci_high``: mean +- 1.96 std / sqrt(subsets))."""
-    n1, n2 = len(features1), len(features2)
+def check_subset_size(n1: int, n2: int, subset_size: int) -> None:
+    """The one-line errors for samples too small for KID subsets of ``subset_size``."""
     if min(n1, n2) < 2 or subset_size < 2:
         raise GankitError(f"KID needs at least 2 samples per set and per subset; got {n1}, {n2}, subset {subset_size}")
     if min(n1, n2) < subset_size:
@@ -35,6 +31,15 @@ def kid(
             f"KID subset size {subset_size} is larger than the sample ({n1} and {n2}); "
             "lower --kid-subset-size or provide more samples"
         )
+
+
+def kid(
+    features1: torch.Tensor, features2: torch.Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 2020
+) -> dict[str, float]:
+    """``kid_mean``, ``kid_std`` (population std over subsets, as torch-fidelity) and a 95% interval for the mean
+    from the subset spread (``kid_ci_low``, ``kid_ci_high``: mean +- 1.96 std / sqrt(subsets))."""
+    n1, n2 = len(features1), len(features2)
+    check_subset_size(n1, n2, subset_size)
     rng = np.random.RandomState(seed)
     f1, f2 = features1.float(), features2.float()
     values = np.empty(subsets)

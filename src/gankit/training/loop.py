@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,7 @@ class Trainer:
         if config.eval.every:
             from gankit.training.evaluation import PeriodicEvaluation
 
-            self.evaluation = PeriodicEvaluation(config, self.device)
+            self.evaluation = PeriodicEvaluation(config, self.stream.dataset, self.device)
 
     def _fixed_features(self):
         """The frozen feature map of a feature-space GMMN: the data set's own classifier (cached)."""
@@ -237,15 +238,23 @@ class Trainer:
             "lower optim.lr_d / optim.lr_g or change objective.loss"
         )
 
+    @contextlib.contextmanager
+    def _sampler_in_eval_mode(self) -> Iterator[nn.Module]:
+        """The sampler in eval mode (batch norm uses its running statistics), restored afterwards."""
+        G = self.sampler
+        was_training = G.training
+        G.eval()
+        try:
+            yield G
+        finally:
+            G.train(was_training)
+
     def evaluate(self) -> dict[str, Any]:
         """Measure the sampler against the training data (``eval`` section) and log the result."""
         from gankit.training.evaluation import summary
 
-        G = self.sampler
-        was_training = G.training
-        G.eval()
-        result = self.evaluation(G)
-        G.train(was_training)
+        with self._sampler_in_eval_mode() as G:
+            result = self.evaluation(G)
         self.logger.evaluation(self.step, result)
         tqdm.write(f"step {self.step}: {summary(result)}")
         return result
@@ -253,11 +262,8 @@ class Trainer:
     @torch.no_grad()
     def save_samples(self) -> Path:
         """Write the fixed-latent sample grid (images) or scatter plot (2-D data) for the current step."""
-        G = self.sampler
-        was_training = G.training
-        G.eval()
-        fake = G(self.fixed_z.to(self.device)).float().cpu()
-        G.train(was_training)
+        with self._sampler_in_eval_mode() as G:
+            fake = G(self.fixed_z.to(self.device)).float().cpu()
         if self.config.data.name in TOY_DATASETS:
             reference = toy_sampler(self.config.data)(len(fake), torch.Generator().manual_seed(0))
             array = figure_to_array(scatter_figure(fake, reference, f"{self.config.name}, step {self.step}"))

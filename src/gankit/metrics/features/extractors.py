@@ -55,6 +55,11 @@ class FeatureExtractor(ABC):
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Features and logits (or None) of one validated uint8 batch already on ``self.device``."""
 
+    def require_logits(self) -> None:
+        """The one-line error for asking an extractor without class logits for the Inception Score."""
+        if not self.has_logits:
+            raise GankitError(f"the Inception Score needs class logits, which {self.name} features do not give")
+
     @torch.no_grad()
     def __call__(
         self, images: torch.Tensor, batch_size: int = 64, progress: bool = False

@@ -20,6 +20,7 @@ from gankit.metrics.features.extractors import FeatureExtractor
 from gankit.metrics.features.inception_fast import FastFIDInception
 from gankit.metrics.features.inception_net import INPUT_SIZE, POOL_DIM, FIDInceptionV3
 from gankit.metrics.features.inception_weights import default_weights_path, load_state_dict, sha256_of
+from gankit.metrics.features.resize import check_resize_method
 from gankit.metrics.features.resize import resize as resize_images
 
 
@@ -52,14 +53,15 @@ class InceptionFeatures(FeatureExtractor):
         download: bool = True,
     ) -> None:
         super().__init__(device)
+        check_resize_method(resize)
         path = Path(weights) if weights else default_weights_path(download)
         state, self.weights_format = load_state_dict(path)
-        self.network, self.has_logits = build_network(state, path)
+        network, self.has_logits = build_network(state, path)
         self.weights_path, self.weights_sha256 = path, sha256_of(path)
-        self.resize, self.fast = resize, fast
-        resize_images(torch.zeros(1, 1, 2, 2, dtype=torch.uint8), 2, resize)  # unknown method: fail now
-        self.network.to(self.device)
-        self.runner = FastFIDInception(self.network).to(self.device) if fast else self.network
+        self.resize = resize
+        # Only what forward needs is kept: the (rearranged) network and the fc weight for the logits.
+        self.fc_weight = network.fc.weight.detach().to(self.device) if self.has_logits else None
+        self.network = (FastFIDInception(network) if fast else network).to(self.device)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -78,8 +80,8 @@ class InceptionFeatures(FeatureExtractor):
         return (x - 128) / 128
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        pool = self.runner(self.preprocess(images))
-        return pool, self.network.logits(pool) if self.has_logits else None
+        pool = self.network(self.preprocess(images))
+        return pool, pool @ self.fc_weight.T if self.fc_weight is not None else None
 
     def require_logits(self) -> None:
         """Raise the one-line error the Inception Score gives for weights without the fc layer."""

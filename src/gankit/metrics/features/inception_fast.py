@@ -38,8 +38,6 @@ from gankit.metrics.features.inception_net import (
 
 def _folded(layer: BasicConv2d) -> tuple[torch.Tensor, torch.Tensor]:
     conv, bn = layer.conv, layer.bn
-    if not isinstance(bn, nn.BatchNorm2d):
-        return conv.weight.detach(), conv.bias.detach()
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     return (conv.weight * scale[:, None, None, None]).detach(), (bn.bias - bn.running_mean * scale).detach()
 

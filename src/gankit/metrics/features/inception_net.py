@@ -173,7 +173,7 @@ class InceptionE(nn.Module):
 
 class FIDInceptionV3(nn.Module):
     """The FID Inception-v3. ``forward`` takes (N, 3, 299, 299) float images already scaled to
-    (x - 128) / 128 and returns the 2048-d pool features; :meth:`logits` maps them to the 1008 class
+    (x - 128) / 128 and returns the 2048-d pool features; ``pool @ fc.weight.T`` gives the 1008 class
     logits without the fc bias (what the Inception Score uses, as in torch-fidelity)."""
 
     def __init__(self) -> None:
@@ -201,13 +201,6 @@ class FIDInceptionV3(nn.Module):
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for block in (
-            self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
-            self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c,
-        ):  # fmt: skip
-            x = block(x)
+        for name in BLOCK_NAMES:
+            x = getattr(self, name)(x)
         return x.mean(dim=(2, 3))
-
-    def logits(self, pool: torch.Tensor) -> torch.Tensor:
-        """1008 logits without the fc bias, from (N, 2048) pool features."""
-        return pool @ self.fc.weight.T

@@ -52,10 +52,15 @@ def _pil_bicubic(images: torch.Tensor, size: int) -> torch.Tensor:
     return torch.from_numpy(out.clip(0, 255)).to(images.device)
 
 
-def resize(images: torch.Tensor, size: int, method: str = "tf1-bilinear") -> torch.Tensor:
-    """(N, C, H, W) images with values in [0, 255] -> float32 (N, C, size, size) by ``method``."""
+def check_resize_method(method: str) -> None:
+    """The one-line error for a resize method that is not one of :data:`RESIZE_METHODS`."""
     if method not in RESIZE_METHODS:
         raise GankitError(f"unknown resize '{method}'; choose one of {', '.join(RESIZE_METHODS)}")
+
+
+def resize(images: torch.Tensor, size: int, method: str = "tf1-bilinear") -> torch.Tensor:
+    """(N, C, H, W) images with values in [0, 255] -> float32 (N, C, size, size) by ``method``."""
+    check_resize_method(method)
     if method == "pil-bicubic":
         return _pil_bicubic(images, size)
     x = images.float()
