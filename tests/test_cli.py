@@ -11,7 +11,7 @@ from PIL import Image
 from gankit.cli import main
 from gankit.config import preset_names
 from gankit.data.named import dataset_folder
-from gankit.training import checkpoint as checkpoint_io
+from gankit.runtime import checkpoint as checkpoint_io
 
 FAST = ["train.steps=3", "log.every=1", "log.sample_every=3", "log.ckpt_every=3", "log.tensorboard=false"]
 

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
+from gankit.defaults import GRID_MIN_WIDTH
 from gankit.errors import GankitError
 
 
@@ -26,10 +27,27 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return (images.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
-def grid_image(images: torch.Tensor, nrow: int | None = None) -> np.ndarray:
-    """A square-ish grid of images in [-1, 1] as an (H, W, C) uint8 array, 2-px black padding."""
+def from_uint8(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float32 in [-1, 1] (x / 127.5 - 1), the inverse of :func:`to_uint8` on the
+    256 levels."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def enlargement(width: int, min_width: int = GRID_MIN_WIDTH) -> int:
+    """The integer nearest-neighbour factor that brings an image ``width`` pixels wide to at least ``min_width``."""
+    return max(1, -(-min_width // max(width, 1)))
+
+
+def grid_image(images: torch.Tensor, nrow: int | None = None, min_width: int = GRID_MIN_WIDTH) -> np.ndarray:
+    """A grid of images in [-1, 1] (``nrow`` per row, default square-ish) as an (H, W, C) uint8 array with 2-px
+    black padding; small images are enlarged by an integer nearest-neighbour factor so that the grid is at least
+    ``min_width`` pixels wide (0: never enlarged)."""
     nrow = nrow or max(1, round(len(images) ** 0.5))
-    grid = make_grid(to_uint8(images.cpu()), nrow=nrow, padding=2, pad_value=0)
+    pixels = to_uint8(images.cpu())
+    factor = enlargement(min(nrow, len(images)) * images.shape[-1], min_width) if min_width else 1
+    if factor > 1:
+        pixels = pixels.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
+    grid = make_grid(pixels, nrow=nrow, padding=2, pad_value=0)
     array = grid.permute(1, 2, 0).numpy()
     return array[..., :1] if images.shape[1] == 1 else array
 

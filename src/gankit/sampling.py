@@ -9,7 +9,7 @@ import torch
 from gankit.config import config_from_dict
 from gankit.errors import GankitError
 from gankit.models import Generator, build_generator
-from gankit.training import checkpoint as checkpoint_io
+from gankit.runtime import checkpoint as checkpoint_io
 
 
 def find_checkpoint(source: str | Path) -> Path:

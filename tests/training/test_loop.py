@@ -7,7 +7,7 @@ import torch
 
 from gankit.config import resolve
 from gankit.errors import TrainingDiverged
-from gankit.training import checkpoint as checkpoint_io
+from gankit.runtime import checkpoint as checkpoint_io
 from gankit.training.logging import read_metrics
 from gankit.training.loop import Trainer
 

@@ -11,9 +11,9 @@ from gankit.data.images import ImageFolder, load_digits, load_npz, resize_square
 from gankit.data.named import NAMED_DATASETS, load_named
 from gankit.data.streams import ImageStream, TensorImages, ToyStream
 from gankit.data.toy import grid_centers, ring_centers, sample_mixture, sample_spiral
+from gankit.defaults import TOY_DATASETS
 from gankit.errors import GankitError
 
-TOY_DATASETS = ("ring", "grid", "spiral")
 IMAGE_DATASETS = ("digits", "folder", "npz", *NAMED_DATASETS)
 DATASETS = (*TOY_DATASETS, *IMAGE_DATASETS)
 

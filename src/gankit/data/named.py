@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import pickle
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import check_integrity, download_url, extract_archive
 
 from gankit.errors import GankitError
+from gankit.runtime.home import gankit_home
 
 IDX_DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST}
 
@@ -46,11 +46,6 @@ IDX_CONTENT_SHA256 = {
 }
 NAMED_DATASETS = (*IDX_DATASETS, "cifar10")
 SPLITS = ("train", "test")
-
-
-def gankit_home() -> Path:
-    """The cache folder: ``$GANKIT_HOME``, else ``~/.cache/gankit``."""
-    return Path(os.environ.get("GANKIT_HOME") or Path.home() / ".cache" / "gankit")
 
 
 def dataset_folder(name: str) -> Path:

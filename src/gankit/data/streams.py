@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from gankit.errors import GankitError
+from gankit.imaging import from_uint8
 
 
 class ToyStream:
@@ -139,7 +140,7 @@ class ImageStream:
             self._restart()
         images, labels = next(self._iterator)
         self.consumed += 1
-        x = images.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        x = from_uint8(images.to(self.device, non_blocking=True))
         y = None if labels is None else labels.to(self.device, non_blocking=True)
         return x, y
 

@@ -18,26 +18,26 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from gankit import __version__
-from gankit.data.named import gankit_home
+from gankit import __version__, defaults
+from gankit.defaults import METRICS
 from gankit.errors import GankitError
 from gankit.metrics.features.extractors import FeatureExtractor, check_images
 from gankit.metrics.kid import check_subset_size, kid
-
-METRICS = ("fid", "kid", "is", "pr")
+from gankit.runtime.home import gankit_home
 
 
 @dataclass
 class EvalOptions:
     """Settings of the metrics themselves (the extractor records its own)."""
 
-    metrics: tuple[str, ...] = ("fid", "kid")
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    kid_seed: int = 2020
-    is_splits: int = 10
-    pr_k: int = 3
-    fid_bootstrap: int = 20
+    metrics: tuple[str, ...] = defaults.EVAL_METRICS
+    kid_subsets: int = defaults.KID_SUBSETS
+    kid_subset_size: int = defaults.KID_SUBSET_SIZE
+    kid_seed: int = defaults.KID_SEED
+    is_splits: int = defaults.IS_SPLITS
+    is_seed: int = defaults.IS_SEED
+    pr_k: int = defaults.PR_K
+    fid_bootstrap: int = defaults.FID_BOOTSTRAP
     fid_infinity: bool = True
     seed: int = 0
 
@@ -108,12 +108,12 @@ def compute_metrics(
 
     out: dict[str, float] = {}
     if "fid" in options.metrics:
-        out["fid"] = frechet_distance(*statistics(real), *statistics(fake))
+        out[defaults.FID] = frechet_distance(*statistics(real), *statistics(fake))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the rank warning was given once above
             if options.fid_bootstrap:
                 low, high = fid_bootstrap(real, fake, options.fid_bootstrap, seed=options.seed)
-                out["fid_ci_low"], out["fid_ci_high"] = low, high
+                out[defaults.FID_CI_LOW], out[defaults.FID_CI_HIGH] = low, high
             if options.fid_infinity:
                 out.update(fid_infinity(real, fake, seed=options.seed))
     if "kid" in options.metrics:
@@ -121,7 +121,7 @@ def compute_metrics(
     if "is" in options.metrics:
         if fake_logits is None:
             raise GankitError("the Inception Score needs class logits: use inception weights with the fc layer")
-        out.update(inception_score(fake_logits, options.is_splits, options.kid_seed))
+        out.update(inception_score(fake_logits, options.is_splits, options.is_seed))
     if "pr" in options.metrics:
         out.update(precision_recall(real, fake, options.pr_k))
     return out
@@ -135,11 +135,11 @@ def evaluate_features(
     numbers = compute_metrics(real.features, fake.features, fake.logits, options)
     return {
         **numbers,
-        "n_real": len(real.features),
-        "n_fake": len(fake.features),
+        defaults.N_REAL: len(real.features),
+        defaults.N_FAKE: len(fake.features),
         "real_sha256": real.sha256,
         "fake_sha256": fake.sha256,
-        "settings": {**extractor.settings(), **asdict(options), "gankit_version": __version__},
+        defaults.SETTINGS: {**extractor.settings(), **asdict(options), "gankit_version": __version__},
     }
 
 
@@ -161,22 +161,23 @@ def evaluate(
 
 def result_lines(result: dict[str, Any]) -> list[str]:
     """The headline numbers of an evaluation, one metric per line, as the command line prints them."""
+    d = defaults
     lines = []
-    if "fid" in result:
-        line = f"FID {result['fid']:.4f}"
-        if "fid_ci_low" in result:
-            line += f"  95% bootstrap [{result['fid_ci_low']:.4f}, {result['fid_ci_high']:.4f}]"
-        if "fid_infinity" in result:
-            line += f"  FID_inf {result['fid_infinity']:.4f}"
+    if d.FID in result:
+        line = f"FID {result[d.FID]:.4f}"
+        if d.FID_CI_LOW in result:
+            line += f"  95% bootstrap [{result[d.FID_CI_LOW]:.4f}, {result[d.FID_CI_HIGH]:.4f}]"
+        if d.FID_INFINITY in result:
+            line += f"  FID_inf {result[d.FID_INFINITY]:.4f}"
         lines.append(line)
-    if "kid_mean" in result:
-        settings = result["settings"]
+    if d.KID_MEAN in result:
+        settings = result[d.SETTINGS]
         lines.append(
-            f"KID {result['kid_mean']:.6f} +- {result['kid_std']:.6f} (std over {settings['kid_subsets']} subsets "
-            f"of {settings['kid_subset_size']})  95% CI [{result['kid_ci_low']:.6f}, {result['kid_ci_high']:.6f}]"
+            f"KID {result[d.KID_MEAN]:.6f} +- {result[d.KID_STD]:.6f} (std over {settings['kid_subsets']} subsets "
+            f"of {settings['kid_subset_size']})  95% CI [{result[d.KID_CI_LOW]:.6f}, {result[d.KID_CI_HIGH]:.6f}]"
         )
-    if "is_mean" in result:
-        lines.append(f"IS {result['is_mean']:.4f} +- {result['is_std']:.4f}")
-    if "precision" in result:
-        lines.append(f"precision {result['precision']:.4f}  recall {result['recall']:.4f}")
+    if d.IS_MEAN in result:
+        lines.append(f"IS {result[d.IS_MEAN]:.4f} +- {result[d.IS_STD]:.4f}")
+    if d.PRECISION in result:
+        lines.append(f"precision {result[d.PRECISION]:.4f}  recall {result[d.RECALL]:.4f}")
     return lines

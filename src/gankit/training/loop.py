@@ -37,7 +37,7 @@ from gankit.errors import GankitError, TrainingDiverged
 from gankit.imaging import figure_to_array, grid_image, save_image, scatter_figure
 from gankit.models import build_discriminator, build_generator
 from gankit.objectives import build_objective
-from gankit.training import checkpoint as checkpoint_io
+from gankit.runtime import checkpoint as checkpoint_io
 from gankit.training.ema import update_ema
 from gankit.training.logging import RunLogger
 from gankit.training.monitor import DivergenceMonitor

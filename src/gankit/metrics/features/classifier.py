@@ -23,8 +23,9 @@ from torch import nn
 
 from gankit.config import DataConfig
 from gankit.data import load_image_dataset
-from gankit.data.named import gankit_home
 from gankit.errors import GankitError
+from gankit.imaging import from_uint8
+from gankit.runtime.home import gankit_home
 
 FEATURE_DIM = 128
 
@@ -76,7 +77,7 @@ def train_classifier(
     order = torch.randperm(len(images), generator=generator)
     n_test = max(1, int(holdout * len(images)))
     test, train = order[:n_test], order[n_test:]
-    x = images.float() / 127.5 - 1
+    x = from_uint8(images)
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state (e.g. a training run's) untouched
         torch.manual_seed(seed)
         model = SmallClassifier(images.shape[1], num_classes)

@@ -1,8 +1,4 @@
-"""Feature extractors share one interface: uint8 images in, float32 features (and logits, if any) out.
-
-Every extractor validates its input the same way (uint8, (N, C, H, W), 1 or 3 channels), runs in
-batches without gradients, and describes itself with :meth:`FeatureExtractor.settings`, the record of
-everything that changes the features (extractor, weights hash, resize), which goes into every result.
+"""The feature extractors by name (the interface is :mod:`gankit.metrics.features.base`).
 
 - ``inception``: the FID Inception-v3 (:mod:`gankit.metrics.features.inception`).
 - ``classifier:DATASET``: the data set's own small CNN (:mod:`gankit.metrics.features.classifier`).
@@ -11,69 +7,17 @@ everything that changes the features (extractor, weights hash, resize), which go
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
+from gankit import defaults
 from gankit.data.images import resize_square
 from gankit.errors import GankitError
+from gankit.imaging import from_uint8
+from gankit.metrics.features.base import FeatureExtractor, check_images
 
-
-def check_images(images: Any, source: str = "images") -> torch.Tensor:
-    """``images`` as a uint8 (N, C, H, W) tensor with C in {1, 3}, or a one-line error naming the fix."""
-    if not isinstance(images, torch.Tensor):
-        raise GankitError(f"{source}: expected a torch.Tensor of uint8 images, got {type(images).__name__}")
-    if images.dtype != torch.uint8:
-        raise GankitError(
-            f"{source}: expected uint8 images in [0, 255], got {images.dtype}; "
-            "convert images in [-1, 1] with gankit.imaging.to_uint8"
-        )
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise GankitError(f"{source}: expected images of shape (N, 1 or 3, H, W), got {tuple(images.shape)}")
-    if len(images) == 0:
-        raise GankitError(f"{source}: no images")
-    return images
-
-
-class FeatureExtractor(ABC):
-    """Maps uint8 (N, C, H, W) images to (N, dim) float32 features and, where defined, class logits."""
-
-    name: str
-    dim: int
-    has_logits: bool = False
-
-    def __init__(self, device: str | torch.device = "cpu") -> None:
-        self.device = torch.device(device)
-
-    @abstractmethod
-    def settings(self) -> dict[str, Any]:
-        """Every setting that changes the features (recorded with each result and in cache keys)."""
-
-    @abstractmethod
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Features and logits (or None) of one validated uint8 batch already on ``self.device``."""
-
-    def require_logits(self) -> None:
-        """The one-line error for asking an extractor without class logits for the Inception Score."""
-        if not self.has_logits:
-            raise GankitError(f"the Inception Score needs class logits, which {self.name} features do not give")
-
-    @torch.no_grad()
-    def __call__(
-        self, images: torch.Tensor, batch_size: int = 64, progress: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Features (N, dim) and logits (N, classes) or None, as float32 on the CPU."""
-        images = check_images(images)
-        features, logits = [], []
-        batches = images.split(batch_size)
-        for batch in tqdm(batches, desc=f"{self.name} features", disable=not progress, leave=False):
-            f, lg = self.forward(batch.to(self.device))
-            features.append(f.float().cpu())
-            if lg is not None:
-                logits.append(lg.float().cpu())
-        return torch.cat(features), torch.cat(logits) if logits else None
+__all__ = ["FeatureExtractor", "build_extractor", "check_images"]
 
 
 class PixelFeatures(FeatureExtractor):
@@ -127,7 +71,7 @@ class ClassifierFeatures(FeatureExtractor):
                 f"the {self.dataset} classifier takes {channels}-channel images, got {images.shape[1]}; "
                 "evaluate images of the data set's kind or use --features inception"
             )
-        x = resize_square(images, self.resolution).float() / 127.5 - 1
+        x = from_uint8(resize_square(images, self.resolution))
         features = self.model.features(x)
         return features, self.model.head(features)
 
@@ -136,7 +80,7 @@ def build_extractor(
     spec: str,
     image_shape: tuple[int, int, int],
     inception_weights: str | None = None,
-    resize: str = "tf1-bilinear",
+    resize: str = defaults.RESIZE,
     device: str | torch.device = "cpu",
 ) -> FeatureExtractor:
     """The extractor named by ``spec``: ``inception``, ``classifier:DATASET`` or ``pixels``; ``image_shape``

@@ -15,8 +15,9 @@ from typing import Any
 
 import torch
 
+from gankit import defaults
 from gankit.errors import GankitError
-from gankit.metrics.features.extractors import FeatureExtractor
+from gankit.metrics.features.base import FeatureExtractor
 from gankit.metrics.features.inception_fast import FastFIDInception
 from gankit.metrics.features.inception_net import INPUT_SIZE, POOL_DIM, FIDInceptionV3
 from gankit.metrics.features.inception_weights import default_weights_path, load_state_dict, sha256_of
@@ -47,7 +48,7 @@ class InceptionFeatures(FeatureExtractor):
     def __init__(
         self,
         weights: str | Path | None = None,
-        resize: str = "tf1-bilinear",
+        resize: str = defaults.RESIZE,
         device: str | torch.device = "cpu",
         fast: bool = True,
         download: bool = True,

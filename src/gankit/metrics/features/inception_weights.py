@@ -25,9 +25,9 @@ from pathlib import Path
 
 import torch
 
-from gankit.data.named import gankit_home
 from gankit.errors import GankitError
 from gankit.metrics.features.inception_net import BLOCK_NAMES, STEM_NAMES
+from gankit.runtime.home import gankit_home
 
 STANDARD_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 STANDARD_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{STANDARD_FILENAME}"

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.training import checkpoint as checkpoint_io
+from gankit.runtime import checkpoint as checkpoint_io
 
 
 def test_atomic_save_and_load_roundtrip(tmp_path):
