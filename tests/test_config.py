@@ -61,7 +61,7 @@ def test_unknown_preset_lists_valid_ones():
     [
         ("train.batch_size=0", "train.batch_size must be >= 1"),
         ("optim.lr_decay=cosine", "optim.lr_decay must be one of"),
-        ("ema.decay=1.5", "ema.decay must be in [0, 1)"),
+        ("ema.half_life_images=0", "ema.half_life_images must be > 0"),
         ("train.precision=fp16", "train.precision must be one of"),
     ],
 )

@@ -16,7 +16,7 @@ def test_to_uint8_rounds_to_nearest_level():
 
 def test_grid_layout():
     images = torch.full((6, 3, 4, 4), 1.0)
-    grid = grid_image(images, nrow=3)
+    grid = grid_image(images, nrow=3, min_width=0)
     assert grid.shape == (2 * 6 + 2, 3 * 6 + 2, 3)
     assert grid[2, 2].tolist() == [255, 255, 255] and grid[0, 0].tolist() == [0, 0, 0]
 
@@ -33,3 +33,12 @@ def test_write_samples_png_npz_folder(tmp_path):
     assert sorted(p.name for p in (tmp_path / "folder").iterdir())[:2] == ["000000.png", "000001.png"]
     with pytest.raises(GankitError, match="use a .png"):
         write_samples(samples, tmp_path / "s.jpg")
+
+
+def test_small_images_are_enlarged_by_an_integer_nearest_neighbour_factor():
+    images = torch.linspace(-1, 1, 16 * 16).reshape(1, 1, 16, 16).repeat(64, 1, 1, 1)
+    grid = grid_image(images)  # 8 x 16 px = 128 px wide: factor 4
+    assert grid.shape[1] >= 512 and grid.shape == (8 * (64 + 2) + 2, 8 * (64 + 2) + 2, 1)
+    tile = grid[2 : 2 + 64, 2 : 2 + 64, 0]
+    expected = to_uint8(images[0, 0]).numpy().repeat(4, 0).repeat(4, 1)
+    assert (tile == expected).all()

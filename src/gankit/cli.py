@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from gankit import __version__
+from gankit import __version__, defaults
 from gankit.errors import GankitError, TrainingDiverged
 
 
@@ -21,6 +21,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         overrides = ([args.preset] if args.preset else []) + args.overrides
         trainer = Trainer.resume(args.resume, overrides)
+        for note in trainer.resume_notes:
+            print(f"gankit: {note}")
     else:
         preset, overrides = args.preset, list(args.overrides)
         if preset is not None and "=" in preset:
@@ -57,12 +59,14 @@ def _train(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     from gankit.imaging import write_samples
-    from gankit.sampling import generate, load_generator
-    from gankit.training.loop import select_device
+    from gankit.runtime.device import select_device
+    from gankit.sampling import check_class, generate, load_generator
 
     generator = load_generator(args.source, ema=not args.no_ema, device=select_device(args.device))
-    path = write_samples(generate(generator, args.n, args.seed), args.out)
-    print(f"wrote {args.n} samples to {path}")
+    check_class(generator, args.label)
+    path = write_samples(generate(generator, args.n, args.seed, labels=args.label), args.out)
+    which = f" of class {args.label}" if args.label is not None else ""
+    print(f"wrote {args.n} samples{which} to {path}")
     return 0
 
 
@@ -87,7 +91,7 @@ def _eval(args: argparse.Namespace) -> int:
     from gankit.metrics.evaluate import EvalOptions, evaluate, result_lines
     from gankit.metrics.features.extractors import build_extractor
     from gankit.metrics.sources import load_source
-    from gankit.training.loop import select_device
+    from gankit.runtime.device import select_device
 
     device = select_device(args.device)
     options = EvalOptions(
@@ -148,7 +152,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     train.add_argument("preset", nargs="?", help="preset name (see 'gankit presets'; default: digits)")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.steps=2000")
     train.add_argument("--out", help="run directory (default: runs/<preset>-<time>)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint")
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR|CHECKPOINT",
+        help="continue a run from its newest readable checkpoint (damaged newer ones are moved aside), or from a file",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 
@@ -158,6 +166,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="PATH.png (grid), PATH.npz (uint8 arrays) or a folder")
     sample.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     sample.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA copy")
+    sample.add_argument(
+        "--class", dest="label", type=int, help="conditional runs: samples of this class (default: the data's mix)"
+    )
     sample.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     sample.set_defaults(func=_sample)
 
@@ -179,25 +190,40 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     source_help = "image folder, .npz, run directory, checkpoint, or a split (digits, mnist-test, cifar10-train, ...)"
     evaluation.add_argument("--real", required=True, help=source_help)
     evaluation.add_argument("--fake", required=True, help=source_help)
-    evaluation.add_argument("--metrics", default="fid,kid", help="comma-separated: fid, kid, is, pr (default fid,kid)")
+    d = defaults
+    evaluation.add_argument(
+        "--metrics",
+        default=",".join(d.EVAL_METRICS),
+        help=f"comma-separated: {', '.join(d.METRICS)} (default {','.join(d.EVAL_METRICS)})",
+    )
     evaluation.add_argument(
         "--features",
-        default="inception",
-        help="inception (default), classifier:DATASET (e.g. classifier:digits), pixels",
+        default=d.FEATURES,
+        help=f"inception, classifier:DATASET (e.g. classifier:digits), pixels (default {d.FEATURES})",
     )
     evaluation.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth or NVIDIA's TorchScript")
     evaluation.add_argument(
-        "--resize", default="tf1-bilinear", help="tf1-bilinear (reference FID, default), pil-bicubic, torch-bilinear"
+        "--resize", default=d.RESIZE, help=f"{', '.join(d.RESIZE_METHODS)} (default {d.RESIZE}, the reference FID's)"
     )
-    evaluation.add_argument("--kid-subsets", type=int, default=100, help="KID subsets (default 100)")
-    evaluation.add_argument("--kid-subset-size", type=int, default=1000, help="samples per KID subset (default 1000)")
     evaluation.add_argument(
-        "--fid-bootstrap", type=int, default=20, help="FID bootstrap resamples (0: none; default 20)"
+        "--kid-subsets", type=int, default=d.KID_SUBSETS, help=f"KID subsets (default {d.KID_SUBSETS})"
+    )
+    evaluation.add_argument(
+        "--kid-subset-size",
+        type=int,
+        default=d.KID_SUBSET_SIZE,
+        help=f"samples per KID subset (default {d.KID_SUBSET_SIZE})",
+    )
+    evaluation.add_argument(
+        "--fid-bootstrap",
+        type=int,
+        default=d.FID_BOOTSTRAP,
+        help=f"FID bootstrap resamples (0: none; default {d.FID_BOOTSTRAP})",
     )
     evaluation.add_argument("--no-fid-infinity", action="store_true", help="skip the FID_infinity extrapolation")
     evaluation.add_argument("--n", type=int, help="samples per set (generators default to the real set's size)")
     evaluation.add_argument("--seed", type=int, default=0, help="latent seed and subset seed (default 0)")
-    evaluation.add_argument("--batch-size", type=int, default=64)
+    evaluation.add_argument("--batch-size", type=int, default=d.EVAL_BATCH_SIZE)
     evaluation.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     evaluation.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
     evaluation.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -9,7 +9,9 @@ names the valid keys, presets or the expected type.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from gankit import defaults
 from gankit.errors import GankitError
 
 
@@ -33,6 +36,7 @@ class DataConfig:
     std: float = 0.01
     download: bool = True
     num_workers: int = 0
+    conditional: bool = False
 
 
 @dataclass
@@ -49,6 +53,8 @@ class ModelConfig:
     g_spectral_norm: bool = False
     sn_iters: int = 1
     d_out: int = 1
+    g_cond: str = "concat"
+    d_cond: str = "projection"
 
 
 @dataclass
@@ -64,6 +70,12 @@ class ObjectiveConfig:
     clip: float = 0.0
     noise_std: float = 0.0
     noise_anneal: int = 0
+
+
+@dataclass
+class MMDConfig:
+    """The kernel and feature space of the MMD objectives (``objective.loss`` gmmn, mmdgan, smmd)."""
+
     kernel: str = "rq"
     bandwidths: list[float] = field(default_factory=lambda: [1.0])
     scale_lambda: float = 1.0
@@ -88,6 +100,7 @@ class TrainConfig:
 
     steps: int = 2000
     batch_size: int = 64
+    accumulate: int = 1
     n_critic: int = 1
     seed: int = 0
     device: str = "auto"
@@ -96,11 +109,17 @@ class TrainConfig:
 
 @dataclass
 class EMAConfig:
-    """Exponential moving average of the generator's weights (Yazici et al., ICLR 2019)."""
+    """Exponential moving average of the generator's weights (Yazici et al., ICLR 2019), as a half-life in
+    training images (Karras et al. 2020, StyleGAN2-ADA's ``ema_kimg``): per step the decay is
+    ``0.5 ** (batch_size / half_life_images)``, so the average keeps its meaning when the batch size changes."""
 
     enabled: bool = True
-    decay: float = 0.999
+    half_life_images: float = 10_000.0
     start: int = 0
+
+    def decay(self, batch_size: int) -> float:
+        """The per-step decay for a (global) batch of ``batch_size`` images."""
+        return 0.5 ** (batch_size / self.half_life_images)
 
 
 @dataclass
@@ -122,13 +141,21 @@ class EvalConfig:
     """Metrics measured during training (see :mod:`gankit.training.evaluation`); ``every`` 0 turns them off."""
 
     every: int = 0
-    metrics: list[str] = field(default_factory=lambda: ["fid", "kid"])
-    features: str = "auto"
+    metrics: list[str] = field(default_factory=lambda: list(defaults.EVAL_METRICS))
+    features: str = defaults.TRAINING_FEATURES
     n: int = 0
-    kid_subset_size: int = 1000
-    fid_bootstrap: int = 20
+    kid_subset_size: int = defaults.KID_SUBSET_SIZE
+    fid_bootstrap: int = defaults.FID_BOOTSTRAP
     inception_weights: str = ""
     seed: int = 0
+
+
+@dataclass
+class DistConfig:
+    """Several processes under ``torchrun`` (see :mod:`gankit.runtime.distributed`)."""
+
+    backend: str = "auto"
+    timeout_s: float = 600.0
 
 
 @dataclass
@@ -140,11 +167,13 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    mmd: MMDConfig = field(default_factory=MMDConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     ema: EMAConfig = field(default_factory=EMAConfig)
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain nested dicts (what ``config.yaml`` holds)."""
@@ -229,6 +258,23 @@ def config_from_dict(values: dict[str, Any]) -> Config:
     return _build(Config, values, "")
 
 
+def config_from_checkpoint(state: dict[str, Any]) -> Config:
+    """The configuration stored in a checkpoint, in today's keys: checkpoints of format v1 kept the MMD keys
+    under ``objective`` and the EMA as a per-step ``decay`` (converted to the half-life in images it had at
+    the run's batch size)."""
+    values = copy.deepcopy(state["config"])
+    objective = values.get("objective", {})
+    moved = {k: objective.pop(k) for k in ("kernel", "bandwidths", "scale_lambda", "features") if k in objective}
+    if moved:
+        values["mmd"] = {**values.get("mmd", {}), **moved}
+    ema = values.get("ema", {})
+    if "decay" in ema:
+        decay = ema.pop("decay")
+        batch = values.get("train", {}).get("batch_size", 64)
+        ema["half_life_images"] = batch * math.log(0.5) / math.log(decay) if 0 < decay < 1 else 10_000.0
+    return config_from_dict(values)
+
+
 def preset_names() -> list[str]:
     """Names of the presets shipped in ``gankit/presets``."""
     folder = resources.files("gankit") / "presets"
@@ -280,38 +326,75 @@ def resolve(preset: str | None, overrides: list[str]) -> Config:
     return config
 
 
+def _set_away_from_default(section: Any, keys: tuple[str, ...], prefix: str, why: str) -> list[tuple[str, str]]:
+    """(key, why) for each of ``keys`` whose value in ``section`` differs from its dataclass default."""
+    default = type(section)()
+    return [(f"{prefix}.{k}", why) for k in keys if getattr(section, k) != getattr(default, k)]
+
+
+def _all_keys(section: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(section))
+
+
+def _ignored_keys(config: Config) -> list[tuple[str, str]]:
+    """(key, why) for every key set away from its default that the chosen family does not read."""
+    loss, model = config.objective.loss, config.model
+    found: list[tuple[str, str]] = []
+    if loss in defaults.MMD_LOSSES:
+        adversarial_only = ("gp_one_sided", "r1", "r2", "reg_every", "clip", "noise_std", "noise_anneal")
+        found += _set_away_from_default(config.objective, adversarial_only, "objective", f"objective.loss={loss}")
+        if loss == "gmmn":
+            why = "objective.loss=gmmn (no discriminator)"
+            found += _set_away_from_default(config.objective, ("gp",), "objective", why)
+            d_keys = ("d_width", "d_norm", "spectral_norm", "d_out", "d_cond")
+            found += _set_away_from_default(model, d_keys, "model", why)
+    else:
+        found += _set_away_from_default(config.mmd, _all_keys(config.mmd), "mmd", f"objective.loss={loss}")
+        found += _set_away_from_default(model, ("d_out",), "model", f"objective.loss={loss} (one logit per sample)")
+    if model.arch != "mlp":
+        found += _set_away_from_default(model, ("depth",), "model", f"model.arch={model.arch} (depth is MLP-only)")
+    return found
+
+
 def validate(config: Config) -> None:
-    """Range checks that the types alone cannot express; each failure names the key and the fix."""
+    """Range checks that the types alone cannot express, and keys that the chosen family would ignore;
+    each failure names the key and the fix."""
+    train = config.train
     checks = [
-        (config.train.steps >= 1, "train.steps must be >= 1"),
-        (config.train.batch_size >= 1, "train.batch_size must be >= 1"),
-        (config.train.n_critic >= 1, "train.n_critic must be >= 1"),
-        (config.train.precision in ("fp32", "bf16"), "train.precision must be one of: fp32, bf16"),
+        (train.steps >= 1, "train.steps must be >= 1"),
+        (train.batch_size >= 1, "train.batch_size must be >= 1"),
+        (train.accumulate >= 1, "train.accumulate must be >= 1 (rounds per optimizer step)"),
+        (
+            train.batch_size % train.accumulate == 0,
+            f"train.batch_size={train.batch_size} is not divisible by train.accumulate={train.accumulate}; "
+            "pick a batch size that is a multiple of the rounds",
+        ),
+        (train.n_critic >= 1, "train.n_critic must be >= 1"),
+        (train.precision in ("fp32", "bf16"), "train.precision must be one of: fp32, bf16"),
         (config.optim.name in ("adam", "rmsprop"), "optim.name must be one of: adam, rmsprop"),
         (config.optim.lr_decay in ("none", "linear"), "optim.lr_decay must be one of: none, linear"),
         (config.optim.lr_g > 0 and config.optim.lr_d > 0, "optim.lr_g and optim.lr_d must be > 0"),
         (0 <= config.optim.beta1 < 1 and 0 <= config.optim.beta2 < 1, "optim.beta1/beta2 must be in [0, 1)"),
-        (0 <= config.ema.decay < 1, "ema.decay must be in [0, 1)"),
+        (config.ema.half_life_images > 0, "ema.half_life_images must be > 0"),
         (config.ema.start >= 0, "ema.start must be >= 0"),
         (config.model.z_dim >= 1 and config.model.width >= 1, "model.z_dim and model.width must be >= 1"),
         (config.model.d_width >= 0, "model.d_width must be >= 0 (0: same as model.width)"),
         (config.model.depth >= 1, "model.depth must be >= 1"),
         (config.model.d_norm in ("batch", "none"), "model.d_norm must be one of: batch, none"),
         (config.model.sn_iters >= 1, "model.sn_iters must be >= 1"),
+        (config.model.g_cond in ("concat",), "model.g_cond must be one of: concat"),
+        (config.model.d_cond in ("projection", "concat"), "model.d_cond must be one of: projection, concat"),
         (
             min(config.objective.gp, config.objective.r1, config.objective.r2, config.objective.clip) >= 0,
             "objective.gp, objective.r1, objective.r2 and objective.clip must be >= 0",
         ),
         (config.objective.reg_every >= 1, "objective.reg_every must be >= 1"),
-        (min(config.objective.bandwidths) > 0, "objective.bandwidths must all be > 0"),
-        (config.objective.scale_lambda >= 0, "objective.scale_lambda must be >= 0"),
+        (min(config.mmd.bandwidths) > 0, "mmd.bandwidths must all be > 0"),
+        (config.mmd.scale_lambda >= 0, "mmd.scale_lambda must be >= 0"),
+        (config.mmd.features in ("pixels", "classifier"), "mmd.features must be one of: pixels, classifier"),
         (
-            config.objective.features in ("pixels", "classifier"),
-            "objective.features must be one of: pixels, classifier",
-        ),
-        (
-            config.objective.features == "pixels" or config.objective.loss == "gmmn",
-            "objective.features=classifier is for objective.loss=gmmn (MMD GANs learn their own features)",
+            config.mmd.features == "pixels" or config.objective.loss in ("gmmn",),
+            "mmd.features=classifier is for objective.loss=gmmn (MMD GANs learn their own features)",
         ),
         (config.model.d_out >= 1, "model.d_out must be >= 1 (critic features for MMD GANs)"),
         (config.objective.noise_std >= 0, "objective.noise_std must be >= 0"),
@@ -319,6 +402,10 @@ def validate(config: Config) -> None:
         (config.data.resolution >= 1, "data.resolution must be >= 1"),
         (config.data.std > 0, "data.std must be > 0"),
         (config.data.num_workers >= 0, "data.num_workers must be >= 0"),
+        (
+            not (config.data.conditional and config.data.name in defaults.TOY_DATASETS),
+            f"data.conditional=true needs labelled data; {config.data.name} has no labels",
+        ),
         (
             min(config.log.every, config.log.sample_every, config.log.ckpt_every, config.log.keep) >= 1,
             "log.every, log.sample_every, log.ckpt_every and log.keep must be >= 1",
@@ -330,14 +417,20 @@ def validate(config: Config) -> None:
         (config.eval.kid_subset_size >= 2, "eval.kid_subset_size must be >= 2"),
         (config.eval.fid_bootstrap >= 0, "eval.fid_bootstrap must be >= 0"),
         (
-            set(config.eval.metrics) <= {"fid", "kid", "is", "pr"},
-            "eval.metrics must be a list drawn from: fid, kid, is, pr",
+            set(config.eval.metrics) <= set(defaults.METRICS),
+            f"eval.metrics must be a list drawn from: {', '.join(defaults.METRICS)}",
         ),
         (
-            config.eval.every == 0 or config.data.name not in ("ring", "grid", "spiral"),
+            config.eval.every == 0 or config.data.name not in defaults.TOY_DATASETS,
             "eval.every needs image data; toy runs measure mode coverage (gankit experiment mixtures)",
         ),
+        (config.dist.backend in ("auto", "nccl", "gloo"), "dist.backend must be one of: auto, nccl, gloo"),
+        (config.dist.timeout_s > 0, "dist.timeout_s must be > 0"),
     ]
     for ok, message in checks:
         if not ok:
             raise GankitError(message)
+    ignored = _ignored_keys(config)
+    if ignored:
+        key, why = ignored[0]
+        raise GankitError(f"{key} is set but {why} ignores it; remove the key or change the family")

@@ -10,6 +10,9 @@ from __future__ import annotations
 # Data sets drawn on the fly in 2-D (the instability lab).
 TOY_DATASETS = ("ring", "grid", "spiral")
 
+# Objectives trained on MMD (the others are adversarial losses on logits).
+MMD_LOSSES = ("gmmn", "mmdgan", "smmd")
+
 # Metrics and their settings.
 METRICS = ("fid", "kid", "is", "pr")
 EVAL_METRICS = ("fid", "kid")

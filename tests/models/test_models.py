@@ -88,7 +88,7 @@ def test_mlp_shapes_and_count():
 
 def test_labels_are_checked():
     G = MLPGenerator(2, 2)
-    with pytest.raises(ValueError, match="unconditional"):
+    with pytest.raises(GankitError, match="unconditional"):
         G(torch.randn(3, 2), torch.zeros(3, dtype=torch.long))
 
 

@@ -67,7 +67,7 @@ def test_spectral_norm_survives_checkpoint_and_ema(tmp_path):
         "log.ckpt_every=2",
         "log.tensorboard=false",
         "ema.enabled=true",
-        "ema.decay=0.5",
+        "ema.half_life_images=256",  # one batch of the ring preset: decay 0.5
     ]
     trainer = Trainer(resolve("ring-ns", overrides), tmp_path)
     trainer.fit()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.config import ObjectiveConfig
+from gankit.config import Config, ObjectiveConfig
 from gankit.errors import GankitError
 from gankit.objectives import build_objective
 from gankit.objectives.adversarial import (
@@ -83,7 +83,7 @@ class Fixed(nn.Module):
 
 
 def test_objective_reports_logits_and_accuracy():
-    objective = build_objective(ObjectiveConfig(loss="ns"))
+    objective = build_objective(Config(objective=ObjectiveConfig(loss="ns")))
     real, fake = t(REAL)[:, None], t(FAKE)[:, None]
     loss, stats = objective.discriminator_loss(Fixed(), real, fake)
     assert loss.item() == pytest.approx(logistic_d_loss(t(REAL), t(FAKE)).item())
@@ -95,4 +95,4 @@ def test_objective_reports_logits_and_accuracy():
 
 def test_unknown_loss():
     with pytest.raises(GankitError, match="valid losses: minimax, ns, hinge, wasserstein, gmmn, mmdgan, smmd"):
-        build_objective(ObjectiveConfig(loss="wgan-typo"))
+        build_objective(Config(objective=ObjectiveConfig(loss="wgan-typo")))

@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.config import ObjectiveConfig, resolve
+from gankit.config import MMDConfig, ObjectiveConfig, resolve
 from gankit.mmd.estimators import mmd2
 from gankit.mmd.kernels import GaussianKernel, RationalQuadraticKernel
-from gankit.objectives import build_objective
+from gankit.objectives import MMDObjective
 from gankit.objectives.mmd_losses import jacobian_frobenius_sq
 from gankit.training.loop import Trainer
 
@@ -31,7 +31,8 @@ def draws(n, d=3, shift=0.0, seed=0):
 @pytest.mark.parametrize(("kernel", "bandwidths", "diagonal"), [("gaussian", [0.5], 1.0), ("rq", [1.0], 5.0)])
 def test_scaled_mmd_scale_by_hand_for_a_linear_critic(kernel, bandwidths, diagonal):
     """phi(x) = W x has J = W everywhere: sigma^-2 = lambda + k(a, a) + c_k ||W||_F^2 (Arbel et al. 2018, eq. 5)."""
-    objective = build_objective(ObjectiveConfig(loss="smmd", kernel=kernel, bandwidths=bandwidths, scale_lambda=0.7))
+    mmd = MMDConfig(kernel=kernel, bandwidths=bandwidths, scale_lambda=0.7)
+    objective = MMDObjective(ObjectiveConfig(loss="smmd"), mmd)
     D = Critic()
     W = D.linear.weight.detach()
     curvature = 1 / 0.25 if kernel == "gaussian" else 5.0
@@ -55,7 +56,7 @@ def test_curvature_term_equals_the_mixed_second_derivative(kernel):
 
 
 def test_mmdgan_losses_are_plus_and_minus_mmd_on_critic_features():
-    objective = build_objective(ObjectiveConfig(loss="mmdgan", kernel="rq"))
+    objective = MMDObjective(ObjectiveConfig(loss="mmdgan"), MMDConfig(kernel="rq"))
     D, real, fake = Critic(), draws(20, seed=1), draws(20, shift=0.5, seed=2)
     expected = mmd2(D(real), D(fake), RationalQuadraticKernel())
     loss_d, stats = objective.discriminator_loss(D, real, fake)
@@ -67,7 +68,7 @@ def test_mmdgan_losses_are_plus_and_minus_mmd_on_critic_features():
 
 def test_witness_penalty_for_a_linear_critic_and_kernel():
     """With K(x, y) = (Wx).(Wy) the witness is f(x) = (Wx).(mu_r - mu_f) and grad f = W^T (mu_r - mu_f)."""
-    objective = build_objective(ObjectiveConfig(loss="mmdgan", kernel="linear", gp=1.0))
+    objective = MMDObjective(ObjectiveConfig(loss="mmdgan", gp=1.0), MMDConfig(kernel="linear"))
     D, real, fake = Critic(), draws(20, seed=5), draws(20, shift=0.5, seed=6)
     delta = D(real).mean(0) - D(fake).mean(0)
     expected = ((D.linear.weight.T @ delta).norm() - 1) ** 2
@@ -83,7 +84,7 @@ def test_gmmn_needs_no_discriminator_and_learns(tmp_path):
     assert trainer.D is None and trainer.opt_d is None
     first = trainer.train_step()["loss_g"].item()
     trainer.fit()
-    kernel = GaussianKernel(tuple(config.objective.bandwidths))
+    kernel = GaussianKernel(tuple(config.mmd.bandwidths))
     data = trainer.stream.next()[0]
     with torch.no_grad():
         last = mmd2(trainer.G(trainer.fixed_z[:256]), data, kernel).item()
@@ -97,4 +98,4 @@ def test_smmd_rejects_a_non_radial_kernel():
     from gankit.errors import GankitError
 
     with pytest.raises(GankitError, match="radial kernel"):
-        build_objective(ObjectiveConfig(loss="smmd", kernel="polynomial"))
+        MMDObjective(ObjectiveConfig(loss="smmd"), MMDConfig(kernel="polynomial"))

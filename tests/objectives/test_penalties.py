@@ -69,16 +69,21 @@ def test_r1_closed_form_for_a_quadratic_critic():
     assert zero_centered_penalty(D, x).item() == pytest.approx(expected.item(), rel=1e-12)
 
 
-def test_objective_adds_r1_r2_gp_with_their_weights_and_lazy_scaling():
+def test_objective_adds_r1_r2_gp_with_their_weights_and_lazy_penalties_leave_the_main_loss():
     D = LinearCritic([0.6, 0.8, 0.0])  # ||w|| = 1: GP 0, R1 = R2 = 1
     real, fake = batch(seed=4), batch(seed=5)
     plain, _ = AdversarialObjective(ObjectiveConfig(loss="ns")).discriminator_loss(D, real, fake)
-    config = ObjectiveConfig(loss="ns", r1=10.0, r2=2.0, gp=5.0, reg_every=4)
-    lazy, stats = AdversarialObjective(config).discriminator_loss(D, real, fake, d_step=8)
-    assert lazy.item() == pytest.approx(plain.item() + 0.5 * 10 * 4 + 0.5 * 2 * 4, rel=1e-12)
-    skipped, stats_skipped = AdversarialObjective(config).discriminator_loss(D, real, fake, d_step=9)
-    assert skipped.item() == pytest.approx(plain.item(), rel=1e-12)
-    assert "r1" in stats and "r1" not in stats_skipped
+    eager = AdversarialObjective(ObjectiveConfig(loss="ns", r1=10.0, r2=2.0, gp=5.0))
+    loss, stats = eager.discriminator_loss(D, real, fake)
+    assert loss.item() == pytest.approx(plain.item() + 0.5 * 10 + 0.5 * 2, rel=1e-12)
+    assert stats["gp"].item() == pytest.approx(0.0, abs=1e-12)
+    lazy = AdversarialObjective(ObjectiveConfig(loss="ns", r1=10.0, r2=2.0, gp=5.0, reg_every=4))
+    main, main_stats = lazy.discriminator_loss(D, real, fake)
+    assert main.item() == pytest.approx(plain.item(), rel=1e-12) and "r1" not in main_stats
+    penalty, _ = lazy.lazy_penalties(D, real, fake)
+    assert penalty.item() == pytest.approx(0.5 * 10 + 0.5 * 2, rel=1e-12)
+    assert [p.name for p in lazy.phases(1)] == ["D", "D_reg", "G"]
+    assert [p.interval for p in lazy.phases(1)] == [1, 4, 1]
 
 
 def test_clip_weights():

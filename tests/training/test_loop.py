@@ -34,10 +34,12 @@ def assert_same_state(a: dict, b: dict):
         assert (a[key] is None) == (b[key] is None)
         for name, tensor in (a[key] or {}).items():
             assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs"
-    for key in ("opt_g", "opt_d"):
-        for pid, slots in a[key]["state"].items():
+    assert a["optimizers"].keys() == b["optimizers"].keys()
+    for player, optimizer in a["optimizers"].items():
+        for pid, slots in optimizer["state"].items():
             for slot, value in slots.items():
-                assert torch.equal(torch.as_tensor(value), torch.as_tensor(b[key]["state"][pid][slot]))
+                other = b["optimizers"][player]["state"][pid][slot]
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(other)), f"{player} optimizer differs"
 
 
 def test_same_seed_is_bit_identical_and_other_seed_is_not(tmp_path):
@@ -135,20 +137,24 @@ def test_n_critic_draws_n_real_batches_per_iteration(tmp_path):
 
 def test_nan_loss_stops_with_step_and_keeps_last_checkpoint(tmp_path, monkeypatch):
     trainer = Trainer(tiny("digits", "train.steps=10", "log.ckpt_every=2"), tmp_path)
-    original = trainer.objective.generator_loss
+    original = trainer.objective.loss
 
-    def poisoned(*args, **kwargs):
-        loss, stats = original(*args, **kwargs)
-        return (loss * float("nan") if trainer.step == 2 else loss), stats
+    def poisoned(phase, *args, **kwargs):
+        loss, stats = original(phase, *args, **kwargs)
+        if phase == "G" and trainer.step == 2:
+            loss = loss * float("nan")
+            stats = {**stats, "loss_g": loss}
+        return loss, stats
 
-    monkeypatch.setattr(trainer.objective, "generator_loss", poisoned)
+    monkeypatch.setattr(trainer.objective, "loss", poisoned)
     with pytest.raises(TrainingDiverged, match=r"loss_g is nan at step 3.*step-000002\.pt"):
         trainer.fit()
     assert [p.name for p in checkpoint_io.list_checkpoints(tmp_path / "checkpoints")] == ["step-000002.pt"]
 
 
 def test_ema_before_and_after_start(tmp_path):
-    trainer = Trainer(tiny("digits", "train.steps=5", "ema.start=2", "ema.decay=0.5"), tmp_path)
+    # half-life of one batch (16 images): the per-step decay is 0.5
+    trainer = Trainer(tiny("digits", "train.steps=5", "ema.start=2", "ema.half_life_images=16"), tmp_path)
     trainer.train_step()
     trainer.train_step()
     for p_ema, p in zip(trainer.G_ema.parameters(), trainer.G.parameters(), strict=True):

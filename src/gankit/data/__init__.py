@@ -58,12 +58,20 @@ def load_image_dataset(config: DataConfig) -> tuple[torch.utils.data.Dataset, in
     return TensorImages(images, labels), num_classes
 
 
-def build_stream(config: DataConfig, batch_size: int, seed: int, device: torch.device) -> Stream:
-    """The endless batch stream that the training loop draws from."""
+def build_stream(
+    config: DataConfig, batch_size: int, seed: int, device: torch.device, rank: int = 0, world: int = 1
+) -> Stream:
+    """The endless stream of global batches of ``batch_size`` that the training loop draws from; process
+    ``rank`` of ``world`` receives its rows of each (see :mod:`gankit.data.streams`)."""
     if config.name in TOY_DATASETS:
-        return ToyStream(toy_sampler(config), batch_size, seed, device)
+        return ToyStream(toy_sampler(config), batch_size, seed, device, rank, world)
     dataset, num_classes = load_image_dataset(config)
-    return ImageStream(dataset, batch_size, seed, device, num_classes, config.num_workers)
+    if config.conditional and not num_classes:
+        raise GankitError(
+            f"data.conditional=true needs labels, and data set '{config.name}' has none; "
+            "use a labelled data set (digits, mnist, fashion-mnist, cifar10, an .npz with y) or data.conditional=false"
+        )
+    return ImageStream(dataset, batch_size, seed, device, num_classes, config.num_workers, rank, world)
 
 
 __all__ = [

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from gankit.config import ObjectiveConfig
-from gankit.objectives import AdversarialObjective
+from gankit.objectives import AdversarialObjective, StepContext
 
 NOISE_BATCH = 4096
 
@@ -86,15 +86,14 @@ def vector_field(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """v = (-dL_G/dtheta, -dL_D/dpsi) from the training objective, kept differentiable for the Jacobian.
 
-    The noise of instance noise (and the interpolates of WGAN-GP) come from torch's generator,
-    seeded with ``seed`` so that the same point always sees the same draws.
+    The noise of instance noise (and the interpolates of WGAN-GP) come from a context seeded with ``seed``, so
+    that the same point always sees the same draws.
     """
-    torch.manual_seed(seed)
     D = LinearDiscriminator(psi)
     real = torch.zeros(batch, 1, dtype=theta.dtype)
     fake = theta * torch.ones(batch, 1, dtype=theta.dtype)
-    loss_d, _ = objective.discriminator_loss(D, real, fake)
-    loss_g, _ = objective.generator_loss(D, fake)
+    loss_d, _ = objective.discriminator_loss(D, real, fake, ctx=StepContext.standalone(batch, seed))
+    loss_g, _ = objective.generator_loss(D, fake, ctx=StepContext.standalone(batch, seed))
     (grad_psi,) = torch.autograd.grad(loss_d, psi, create_graph=True)
     (grad_theta,) = torch.autograd.grad(loss_g, theta, create_graph=True)
     return -grad_theta, -grad_psi
@@ -126,7 +125,7 @@ def simulate(
         v_theta, v_psi = vector_field(objective, theta, psi, method.batch, seed=step)
         with torch.no_grad():
             psi += lr * v_psi
-            objective.after_discriminator_step(LinearDiscriminator(psi))
+            objective.after_step("D", None, LinearDiscriminator(psi))
         if alternating:
             v_theta, _ = vector_field(objective, theta, psi, method.batch, seed=step)
         with torch.no_grad():

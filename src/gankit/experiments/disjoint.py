@@ -24,7 +24,8 @@ import torch
 
 from gankit.config import ObjectiveConfig
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
-from gankit.objectives import AdversarialObjective
+from gankit.objectives import AdversarialObjective, StepContext
+from gankit.runtime import seeds
 
 OBJECTIVES = {
     "minimax": ObjectiveConfig(loss="minimax"),
@@ -47,13 +48,13 @@ def generator_gradient_norms(name: str, d_steps: int, batch: int, seed: int, lr:
     objective = AdversarialObjective(OBJECTIVES[name])
     optimizer = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     data = torch.Generator().manual_seed(seed)
-    z_eval = torch.randn(1024, 1, generator=torch.Generator().manual_seed(seed + 1))
+    z_eval = torch.randn(1024, 1, generator=seeds.generator(seed, "disjoint/z-eval"))
     norms = []
     for step in range(d_steps):
         real = circle(batch, data)
         with torch.no_grad():
             fake = G(torch.randn(batch, 1, generator=data))
-        loss, _ = objective.discriminator_loss(D, real, fake, d_step=step)
+        loss, _ = objective.discriminator_loss(D, real, fake, ctx=StepContext.standalone(batch, seed=step))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

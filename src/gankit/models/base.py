@@ -1,14 +1,27 @@
-"""What every generator and discriminator in gankit shares: latent sampling and optional labels.
+"""What every generator and discriminator in gankit shares: latent sampling and class conditioning.
 
 Labels are an optional input everywhere (``forward(z, y=None)``, ``forward(x, y=None)``) so that
-conditional models (Mirza & Osindero 2014; BigGAN) plug into the same loop; an unconditional model
-given labels, or a conditional one given none, is an error rather than a silent guess.
+conditional models plug into the same loop; an unconditional model given labels, or a conditional one
+given none, is an error rather than a silent guess. Two conditioning schemes live here because every
+architecture can use them:
+
+- the generator's input is ``[z, onehot(y)]`` (Mirza & Osindero 2014, "Conditional GANs": "just add a
+  class label as input to G and D");
+- the discriminator either sees the label as extra constant input planes (``conditioning="concat"``,
+  Mirza & Osindero 2014) or adds the projection term ``<embed(y), phi(x)>`` to its output
+  (``conditioning="projection"``, Miyato & Koyama, ICLR 2018, eq. 3), where ``phi(x)`` is the
+  penultimate feature vector.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from gankit.errors import GankitError
+
+D_CONDITIONING = ("projection", "concat")
 
 
 class LabelledModule(nn.Module):
@@ -19,20 +32,37 @@ class LabelledModule(nn.Module):
         self.num_classes = num_classes
 
     def check_labels(self, y: torch.Tensor | None) -> None:
-        """Raise if labels are given to an unconditional model or missing for a conditional one."""
+        """Raise if labels are given to an unconditional model, missing for a conditional one, or out of range."""
         if self.num_classes == 0 and y is not None:
-            raise ValueError(f"{type(self).__name__} is unconditional; call it without labels")
-        if self.num_classes > 0 and y is None:
-            raise ValueError(f"{type(self).__name__} is conditional on {self.num_classes} classes; pass labels y")
+            raise GankitError(f"{type(self).__name__} is unconditional; call it without labels")
+        if self.num_classes > 0:
+            if y is None:
+                raise GankitError(f"{type(self).__name__} is conditional on {self.num_classes} classes; pass labels y")
+            if y.dtype not in (torch.int64, torch.int32) or y.ndim != 1:
+                raise GankitError(f"labels must be a 1-D integer tensor, got {y.dtype} of shape {tuple(y.shape)}")
 
 
 class Generator(LabelledModule):
-    """Base class: maps latent codes ``z`` (N, z_dim) and optional labels ``y`` to samples."""
+    """Base class: maps latent codes ``z`` (N, z_dim) and optional labels ``y`` to samples.
+
+    A conditional subclass sizes its first layer with :attr:`input_dim` and feeds it :meth:`condition`."""
 
     def __init__(self, z_dim: int, out_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__(num_classes)
         self.z_dim = z_dim
         self.out_shape = tuple(out_shape)
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the first layer's input: z_dim, plus the one-hot label of a conditional model."""
+        return self.z_dim + self.num_classes
+
+    def condition(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """``z``, or ``[z, onehot(y)]`` for a conditional model (Mirza & Osindero 2014)."""
+        self.check_labels(y)
+        if self.num_classes == 0:
+            return z
+        return torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         """Draw ``n`` latent codes from the standard normal prior N(0, I)."""
@@ -44,14 +74,53 @@ class Discriminator(LabelledModule):
     """Base class: maps samples ``x`` and optional labels ``y`` to one real-valued logit per sample, or,
     with ``out_features`` > 1, to a feature vector per sample (the critic of an MMD GAN)."""
 
-    def __init__(self, in_shape: tuple[int, ...], num_classes: int = 0, out_features: int = 1) -> None:
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        num_classes: int = 0,
+        out_features: int = 1,
+        conditioning: str = "projection",
+    ) -> None:
         super().__init__(num_classes)
+        if conditioning not in D_CONDITIONING:
+            raise GankitError(f"unknown model.d_cond '{conditioning}'; valid: {', '.join(D_CONDITIONING)}")
+        if num_classes and conditioning == "projection" and out_features != 1:
+            raise GankitError("the projection discriminator has one output; use model.d_cond=concat for MMD critics")
         self.in_shape = tuple(in_shape)
         self.out_features = out_features
+        self.conditioning = conditioning if num_classes else "none"
+        self.embed: nn.Embedding | None = None
 
-    def output(self, h: torch.Tensor) -> torch.Tensor:
-        """(N, out_features) -> (N,) logits when there is one output, else the (N, k) features."""
+    @property
+    def input_channels(self) -> int:
+        """Channels (or vector width) of the first layer: the data's, plus one per class with concat conditioning."""
+        return self.in_shape[0] + (self.num_classes if self.conditioning == "concat" else 0)
+
+    def condition_input(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """``x``, or ``x`` with the one-hot label appended as constant planes (images) or entries (vectors)."""
+        self.check_labels(y)
+        if self.conditioning != "concat":
+            return x
+        onehot = F.one_hot(y, self.num_classes).to(x.dtype)
+        if x.ndim == 2:
+            return torch.cat([x, onehot], dim=1)
+        planes = onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])
+        return torch.cat([x, planes], dim=1)
+
+    def init_projection(self, feature_dim: int) -> None:
+        """Create the class embedding of the projection discriminator for ``feature_dim``-d features."""
+        if self.conditioning == "projection":
+            self.embed = nn.Embedding(self.num_classes, feature_dim)
+            nn.init.xavier_uniform_(self.embed.weight)
+
+    def output(
+        self, h: torch.Tensor, features: torch.Tensor | None = None, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(N, out_features) -> (N,) logits when there is one output, else the (N, k) features; a projection
+        discriminator adds ``<embed(y), features>`` (Miyato & Koyama 2018, eq. 3)."""
         h = h.flatten(1)
+        if self.embed is not None:
+            h = h + (self.embed(y) * features.flatten(1)).sum(1, keepdim=True)
         return h.squeeze(1) if self.out_features == 1 else h
 
 

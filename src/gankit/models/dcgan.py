@@ -40,12 +40,12 @@ def dcgan_init(module: nn.Module) -> None:
 class DCGANGenerator(Generator):
     """z (N, z_dim) -> images (N, channels, R, R) in [-1, 1]; ``width`` is the channel count at R/2."""
 
-    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64) -> None:
-        super().__init__(z_dim, (channels, resolution, resolution))
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64, num_classes: int = 0) -> None:
+        super().__init__(z_dim, (channels, resolution, resolution), num_classes)
         stages = _stages(resolution)
         ch = width * 2 ** (stages - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(self.input_dim, ch, 4, 1, 0, bias=False),
             nn.BatchNorm2d(ch),
             nn.ReLU(inplace=True),
         ]
@@ -57,20 +57,26 @@ class DCGANGenerator(Generator):
         self.apply(dcgan_init)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_labels(y)
-        return self.net(z[:, :, None, None])
+        return self.net(self.condition(z, y)[:, :, None, None])
 
 
 class DCGANDiscriminator(Discriminator):
     """images (N, channels, R, R) -> logit (N,); ``width`` is the channel count of the first layer."""
 
     def __init__(
-        self, channels: int, resolution: int, width: int = 64, norm: str = "batch", out_features: int = 1
+        self,
+        channels: int,
+        resolution: int,
+        width: int = 64,
+        norm: str = "batch",
+        out_features: int = 1,
+        num_classes: int = 0,
+        conditioning: str = "projection",
     ) -> None:
-        super().__init__((channels, resolution, resolution), out_features=out_features)
+        super().__init__((channels, resolution, resolution), num_classes, out_features, conditioning)
         stages = _stages(resolution)
         batchnorm = norm == "batch"
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [nn.Conv2d(self.input_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         ch = width
         for _ in range(stages - 1):
             layers.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not batchnorm))
@@ -81,7 +87,8 @@ class DCGANDiscriminator(Discriminator):
         layers.append(nn.Conv2d(ch, out_features, 4, 1, 0))
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
+        self.init_projection(ch * 16)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_labels(y)
-        return self.output(self.net(x))
+        h = self.net[:-1](self.condition_input(x, y))
+        return self.output(self.net[-1](h), h, y)

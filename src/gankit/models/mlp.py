@@ -23,22 +23,30 @@ def _stack(in_dim: int, width: int, depth: int, out_dim: int, activation: type[n
 class MLPGenerator(Generator):
     """z (N, z_dim) -> x (N, out_dim) through ``depth`` ReLU layers of ``width`` units."""
 
-    def __init__(self, z_dim: int, out_dim: int, width: int = 128, depth: int = 3) -> None:
-        super().__init__(z_dim, (out_dim,))
-        self.net = _stack(z_dim, width, depth, out_dim, nn.ReLU)
+    def __init__(self, z_dim: int, out_dim: int, width: int = 128, depth: int = 3, num_classes: int = 0) -> None:
+        super().__init__(z_dim, (out_dim,), num_classes)
+        self.net = _stack(self.input_dim, width, depth, out_dim, nn.ReLU)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_labels(y)
-        return self.net(z)
+        return self.net(self.condition(z, y))
 
 
 class MLPDiscriminator(Discriminator):
     """x (N, in_dim) -> logit (N,) through ``depth`` LeakyReLU(0.2) layers of ``width`` units."""
 
-    def __init__(self, in_dim: int, width: int = 128, depth: int = 3, out_features: int = 1) -> None:
-        super().__init__((in_dim,), out_features=out_features)
-        self.net = _stack(in_dim, width, depth, out_features, nn.LeakyReLU, negative_slope=0.2)
+    def __init__(
+        self,
+        in_dim: int,
+        width: int = 128,
+        depth: int = 3,
+        out_features: int = 1,
+        num_classes: int = 0,
+        conditioning: str = "projection",
+    ) -> None:
+        super().__init__((in_dim,), num_classes, out_features, conditioning)
+        self.net = _stack(self.input_channels, width, depth, out_features, nn.LeakyReLU, negative_slope=0.2)
+        self.init_projection(width)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_labels(y)
-        return self.output(self.net(x))
+        h = self.net[:-1](self.condition_input(x, y))
+        return self.output(self.net[-1](h), h, y)

@@ -93,11 +93,13 @@ class OptimizedDBlock(nn.Module):
 class ResNetGenerator32(Generator):
     """SNGAN / WGAN-GP CIFAR-10 ResNet generator: z (N, z_dim) -> (N, channels, 32, 32) in [-1, 1]."""
 
-    def __init__(self, z_dim: int = 128, channels: int = 3, width: int = 256, resolution: int = 32) -> None:
+    def __init__(
+        self, z_dim: int = 128, channels: int = 3, width: int = 256, resolution: int = 32, num_classes: int = 0
+    ) -> None:
         _check_resolution(resolution)
-        super().__init__(z_dim, (channels, 32, 32))
+        super().__init__(z_dim, (channels, 32, 32), num_classes)
         self.width = width
-        self.linear = nn.Linear(z_dim, 4 * 4 * width)
+        self.linear = nn.Linear(self.input_dim, 4 * 4 * width)
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
         self.blocks = nn.Sequential(GBlock(width, width), GBlock(width, width), GBlock(width, width))
@@ -105,19 +107,26 @@ class ResNetGenerator32(Generator):
         self.out = _conv(width, channels, 3, 1.0)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_labels(y)
-        h = self.blocks(self.linear(z).view(-1, self.width, 4, 4))
+        h = self.blocks(self.linear(self.condition(z, y)).view(-1, self.width, 4, 4))
         return torch.tanh(self.out(F.relu(self.bn(h))))
 
 
 class ResNetDiscriminator32(Discriminator):
     """SNGAN / WGAN-GP CIFAR-10 ResNet discriminator: (N, channels, 32, 32) -> logit (N,)."""
 
-    def __init__(self, channels: int = 3, width: int = 128, resolution: int = 32, out_features: int = 1) -> None:
+    def __init__(
+        self,
+        channels: int = 3,
+        width: int = 128,
+        resolution: int = 32,
+        out_features: int = 1,
+        num_classes: int = 0,
+        conditioning: str = "projection",
+    ) -> None:
         _check_resolution(resolution)
-        super().__init__((channels, 32, 32), out_features=out_features)
+        super().__init__((channels, 32, 32), num_classes, out_features, conditioning)
         self.blocks = nn.Sequential(
-            OptimizedDBlock(channels, width),
+            OptimizedDBlock(self.input_channels, width),
             DBlock(width, width, downsample=True),
             DBlock(width, width, downsample=False),
             DBlock(width, width, downsample=False),
@@ -125,8 +134,8 @@ class ResNetDiscriminator32(Discriminator):
         self.linear = nn.Linear(width, out_features)
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
+        self.init_projection(width)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_labels(y)
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))
-        return self.output(self.linear(h))
+        h = F.relu(self.blocks(self.condition_input(x, y))).sum(dim=(2, 3))
+        return self.output(self.linear(h), h, y)

@@ -24,12 +24,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from gankit.config import MMDConfig, ObjectiveConfig
 from gankit.errors import GankitError
 from gankit.mmd.estimators import mmd2
 from gankit.mmd.kernels import RadialKernel, make_kernel
-from gankit.objectives.penalties import input_gradient
-
-MMD_LOSSES = ("gmmn", "mmdgan", "smmd")
+from gankit.objectives.base import Batch, Objective, PhaseSpec, StepContext
+from gankit.objectives.penalties import input_gradient, interpolate
 
 
 def flat(x: torch.Tensor) -> torch.Tensor:
@@ -53,22 +53,32 @@ def jacobian_frobenius_sq(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None 
     return total / len(x)
 
 
-class MMDObjective:
-    """``objective.loss`` gmmn, mmdgan or smmd; see the module docstring for each."""
+class MMDObjective(Objective):
+    """``objective.loss`` gmmn, mmdgan or smmd; see the module docstring for each. Phases: ``D`` (the critic,
+    ``n_critic`` repeats; none for gmmn) and ``G``."""
 
-    def __init__(self, config, features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(
+        self, config: ObjectiveConfig, mmd: MMDConfig, features: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> None:
         self.config = config
         self.features = features or flat
         self.name = config.loss
-        self.kernel = make_kernel(config.kernel, config.bandwidths)
+        self.kernel = make_kernel(mmd.kernel, mmd.bandwidths)
+        self.scale_lambda = mmd.scale_lambda
         self.uses_discriminator = config.loss != "gmmn"
         if config.loss == "smmd" and not isinstance(self.kernel, RadialKernel):
-            raise GankitError("the Scaled MMD needs a radial kernel: objective.kernel=gaussian or rq")
+            raise GankitError("the Scaled MMD needs a radial kernel: mmd.kernel=gaussian or rq")
+
+    def phases(self, n_critic: int) -> list[PhaseSpec]:
+        """The critic's phase (``n_critic`` repeats) unless gmmn, then G (on the critic's last real batch)."""
+        if not self.uses_discriminator:
+            return [PhaseSpec("G", "G")]
+        return [PhaseSpec("D", "D", repeats=n_critic), PhaseSpec("G", "G", draws="latents")]
 
     def scale(self, D: nn.Module, real: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """sigma^2 of the Scaled MMD (Arbel et al. 2018, eq. 5) on the real batch."""
         jacobian = jacobian_frobenius_sq(D, real, y)
-        return 1.0 / (self.config.scale_lambda + self.kernel.diagonal() + self.kernel.curvature() * jacobian)
+        return 1.0 / (self.scale_lambda + self.kernel.diagonal() + self.kernel.curvature() * jacobian)
 
     def _mmd2(self, D, real, fake, y_real, y_fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if D is None:
@@ -77,10 +87,25 @@ class MMDObjective:
         phi_real, phi_fake = critic_features(D, real, y_real), critic_features(D, fake, y_fake)
         return mmd2(phi_real, phi_fake, self.kernel), phi_real, phi_fake
 
+    def loss(
+        self, phase: str, G: nn.Module, D: nn.Module | None, batch: Batch, ctx: StepContext
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss of ``phase`` (D or G) on ``batch``, with its statistics."""
+        if phase == "D":
+            with torch.no_grad(), ctx.autocast():
+                fake = G(batch.z, batch.y_fake).float()
+            return self.discriminator_loss(D, batch.real, fake, batch.y_real, batch.y_fake, ctx)
+        if phase == "G":
+            with ctx.autocast():
+                fake = G(batch.z, batch.y_fake).float()
+            return self.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real)
+        raise GankitError(f"the {self.name} objective has no phase '{phase}'")
+
     def discriminator_loss(
-        self, D, real, fake, y_real=None, y_fake=None, step: int = 0, d_step: int = 0
+        self, D, real, fake, y_real=None, y_fake=None, ctx: StepContext | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The critic maximises MMD^2 (or SMMD^2), plus the witness gradient penalty when ``objective.gp``."""
+        ctx = ctx or StepContext.standalone(len(real))
         estimate, phi_real, phi_fake = self._mmd2(D, real, fake, y_real, y_fake)
         stats = {"mmd2": estimate}
         loss = -estimate
@@ -88,14 +113,16 @@ class MMDObjective:
             stats["smmd_scale"] = self.scale(D, real, y_real)
             loss = -estimate * stats["smmd_scale"]
         if self.config.gp > 0:
-            stats["gp"] = self.witness_penalty(D, real, fake, phi_real, phi_fake, y_real)
+            eps = ctx.random.rand_per_sample(real)
+            stats["gp"] = self.witness_penalty(D, real, fake, phi_real, phi_fake, y_real, eps)
             loss = loss + self.config.gp * stats["gp"]
-        return loss, {k: v.detach() for k, v in stats.items()}
+        stats["loss_d"] = loss
+        return loss, stats
 
-    def witness_penalty(self, D, real, fake, phi_real, phi_fake, y=None) -> torch.Tensor:
-        """E[(||grad_x f(x_hat)|| - 1)^2], f the empirical witness on critic features (Binkowski et al. 2018)."""
-        eps = torch.rand((len(real),) + (1,) * (real.ndim - 1), device=real.device, dtype=real.dtype)
-        x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+    def witness_penalty(self, D, real, fake, phi_real, phi_fake, y=None, eps=None) -> torch.Tensor:
+        """E[(||grad_x f(x_hat)|| - 1)^2], f the empirical witness on critic features (Binkowski et al. 2018),
+        at interpolates :func:`gankit.objectives.penalties.interpolate` with mixing weights ``eps``."""
+        x_hat = interpolate(real, fake, eps)
         n = min(len(phi_real), len(phi_fake))
         kernel = self.kernel
 
@@ -107,17 +134,12 @@ class MMDObjective:
         gradient = input_gradient(Witness(), x_hat, y)
         return (gradient.norm(2, dim=1) - 1).pow(2).mean()
 
-    def after_discriminator_step(self, D) -> None:
-        """Nothing to project: the critic is kept in check by the penalty or the scaling."""
-
     def generator_loss(
-        self, D, fake, real=None, y_fake=None, y_real=None, step: int = 0
+        self, D, fake, real=None, y_fake=None, y_real=None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G minimises MMD^2 (SMMD^2 for smmd: the scale depends on the data only, so it is held fixed)."""
         if real is None:
             raise GankitError(f"objective.loss={self.name} needs the real batch in the generator step")
         estimate, _, _ = self._mmd2(D, real, fake, y_real, y_fake)
-        stats = {"mmd2_g": estimate.detach()}
-        if self.name == "smmd":
-            return estimate * self.scale(D, real, y_real).detach(), stats
-        return estimate, stats
+        loss = estimate * self.scale(D, real, y_real).detach() if self.name == "smmd" else estimate
+        return loss, {"loss_g": loss, "mmd2_g": estimate}

@@ -25,19 +25,29 @@ def input_gradient(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None)
     return grad.flatten(1)
 
 
+def interpolate(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """x_hat = eps x + (1 - eps) x_fake with eps ~ U[0, 1] per sample (Gulrajani et al. 2017, Alg. 1, line 6).
+
+    ``eps`` of shape (N, 1, ..., 1); training passes the draws of its own generator, and only a standalone call
+    without ``eps`` draws from torch's global generator."""
+    if eps is None:
+        eps = torch.rand((len(real),) + (1,) * (real.ndim - 1), device=real.device, dtype=real.dtype)
+    return eps * real.detach() + (1 - eps) * fake.detach()
+
+
 def gradient_penalty(
     D: nn.Module,
     real: torch.Tensor,
     fake: torch.Tensor,
     y: torch.Tensor | None = None,
     one_sided: bool = False,
+    eps: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """E[(||grad D(x_hat)||_2 - 1)^2] at random interpolates (Gulrajani et al. 2017, eq. 3), without lambda.
 
-    ``one_sided`` uses max(0, ||grad|| - 1)^2. ``eps`` is drawn from torch's global generator.
+    ``one_sided`` uses max(0, ||grad|| - 1)^2; ``eps`` as in :func:`interpolate`.
     """
-    eps = torch.rand((len(real),) + (1,) * (real.ndim - 1), device=real.device, dtype=real.dtype)
-    x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+    x_hat = interpolate(real, fake, eps)
     excess = input_gradient(D, x_hat, y).norm(2, dim=1) - 1
     if one_sided:
         excess = excess.clamp(min=0)
@@ -63,6 +73,10 @@ def instance_noise_std(std: float, anneal_steps: int, step: int) -> float:
     return std * max(0.0, 1.0 - step / anneal_steps)
 
 
-def add_instance_noise(x: torch.Tensor, std: float) -> torch.Tensor:
-    """x + N(0, std^2 I) (Sonderby et al. 2017); ``x`` itself when ``std`` is 0."""
-    return x + std * torch.randn_like(x) if std > 0 else x
+def add_instance_noise(x: torch.Tensor, std: float, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """x + std * noise with noise ~ N(0, I) (Sonderby et al. 2017); ``x`` itself when ``std`` is 0.
+
+    Training passes ``noise`` from its own generator; without it the noise comes from torch's global one."""
+    if std <= 0:
+        return x
+    return x + std * (torch.randn_like(x) if noise is None else noise)

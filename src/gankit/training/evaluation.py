@@ -6,8 +6,9 @@ cached by content hash); each evaluation draws
 ``eval.n`` samples from latent seed ``eval.seed`` (the same latents every time, so curves show the
 model changing, not the noise), quantises them to uint8 like the reference code, and measures them.
 ``eval.features=auto`` picks the data set's own classifier for digits, MNIST and Fashion-MNIST (the
-usual choice in that literature) and the FID Inception otherwise. Nothing here touches the global
-random state, so evaluating does not change the training trajectory.
+usual choice in that literature) and the FID Inception otherwise. Evaluation draws from its own seeds,
+and training seeds its random streams at every iteration, so evaluating does not change the training
+trajectory. A conditional generator is evaluated on labels drawn from the training data's label distribution.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 
 from gankit.config import Config
+from gankit.defaults import MAX_TRAINING_EVAL_REAL
 from gankit.imaging import to_uint8
 from gankit.metrics.evaluate import (
     EvalOptions,
@@ -28,10 +30,11 @@ from gankit.metrics.evaluate import (
     result_lines,
 )
 from gankit.metrics.features.extractors import build_extractor
-from gankit.sampling import generate
+from gankit.runtime import seeds
+from gankit.sampling import generate, sample_labels
 
 CLASSIFIER_DATASETS = ("digits", "mnist", "fashion-mnist")
-MAX_REAL = 10_000
+MAX_REAL = MAX_TRAINING_EVAL_REAL
 
 
 def resolve_features(spec: str, dataset: str) -> str:
@@ -44,8 +47,15 @@ def resolve_features(spec: str, dataset: str) -> str:
 class PeriodicEvaluation:
     """Holds the extractor and the real features; call it with a generator to measure it."""
 
-    def __init__(self, config: Config, dataset: torch.utils.data.Dataset, device: torch.device) -> None:
+    def __init__(
+        self,
+        config: Config,
+        dataset: torch.utils.data.Dataset,
+        device: torch.device,
+        class_frequencies: torch.Tensor | None = None,
+    ) -> None:
         cfg = config.eval
+        self.class_frequencies = class_frequencies
         images = getattr(dataset, "images", None)
         if images is None:
             images = torch.stack([dataset[i] for i in range(min(len(dataset), MAX_REAL))])
@@ -63,7 +73,10 @@ class PeriodicEvaluation:
     @torch.no_grad()
     def __call__(self, generator: torch.nn.Module) -> dict[str, Any]:
         """Metrics of ``n`` samples of ``generator`` (latents from ``eval.seed``) against the real set."""
-        fake = to_uint8(generate(generator, self.n, self.options.seed))
+        labels = None
+        if self.class_frequencies is not None:
+            labels = sample_labels(self.class_frequencies, self.n, seeds.generator(self.options.seed, seeds.LABELS))
+        fake = to_uint8(generate(generator, self.n, self.options.seed, labels=labels))
         fake_set = FeatureSet(*self.extractor(fake), content_hash(fake))
         return evaluate_features(self.extractor, self.real, fake_set, self.options)
 

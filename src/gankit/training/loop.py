@@ -1,73 +1,55 @@
-"""The training loop: alternating gradient descent on D and G (Goodfellow et al., NeurIPS 2014, Alg. 1).
+"""The training loop: alternating gradient descent on D and G (Goodfellow et al., NeurIPS 2014, Alg. 1),
+scheduled as phases.
 
-Each iteration takes ``train.n_critic`` discriminator steps, each on a fresh real batch and a fresh
-fake batch, then one generator step; then the learning-rate schedules step and the EMA generator is
-updated. The loop knows nothing about the losses: it calls the objective (see
-:mod:`gankit.objectives`), so new losses and penalties plug in without changes here.
+The loop knows no loss. The objective (see :mod:`gankit.objectives.base`) lists its phases (D with
+``n_critic`` repeats, lazy regularisers every k iterations, G) and owns their forward passes; the loop
+draws each phase's batch, runs ``train.accumulate`` rounds of forward and backward through the
+objective, steps the phase's optimizer, then steps the schedules and the EMA generator.
 
-A run directory receives ``config.yaml``, ``checkpoints/``, ``samples/`` (grids from one fixed
-latent batch, so successive grids show training progress), ``metrics.jsonl`` and ``tb/``. Given the
-same configuration and seed, two CPU runs are bit-identical, and so is a run that was interrupted
-(Ctrl-C or SIGTERM: it checkpoints at the end of the current iteration) and resumed.
+Random streams: every random draw of iteration ``t`` (the real batch, latents, fake labels, draws inside
+the objective, and torch's global generator that modules such as dropout or noise inputs use) comes from a
+generator the trainer seeds from (``train.seed``, the stream's name, ``t``) at the start of the iteration
+(:mod:`gankit.runtime.seeds`). Nothing random carries over from one iteration to the next, so a resumed run
+is bit-identical to a straight one, whatever the objective, and evaluation or sample grids (which use
+their own seeds) cannot change the training trajectory.
+
+A run directory receives ``config.yaml``, ``checkpoints/``, ``samples/`` (grids from one fixed latent
+batch, so successive grids show training progress; one row per class for conditional models),
+``metrics.jsonl`` and ``tb/``; only the main process writes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import random
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 from torch import nn
 from tqdm.auto import tqdm
 
-from gankit.config import Config, config_from_dict, validate
+from gankit.config import Config, config_from_checkpoint, validate
 from gankit.data import TOY_DATASETS, build_stream, toy_sampler
 from gankit.errors import GankitError, TrainingDiverged
 from gankit.imaging import figure_to_array, grid_image, save_image, scatter_figure
 from gankit.models import build_discriminator, build_generator
-from gankit.objectives import build_objective
+from gankit.objectives import Batch, StepContext, StepRandom, build_objective
 from gankit.runtime import checkpoint as checkpoint_io
+from gankit.runtime import seeds
+from gankit.runtime.distributed import DistributedContext, single_process
+from gankit.sampling import class_sorted_labels, sample_labels
 from gankit.training.ema import update_ema
 from gankit.training.logging import RunLogger
 from gankit.training.monitor import DivergenceMonitor
-
-
-def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available, else the CPU; otherwise the named device, checked."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise GankitError(f"train.device='{name}' is not a device; use auto, cpu, cuda or cuda:N") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GankitError(f"train.device={name} but no CUDA device is available; use train.device=cpu")
-    return device
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def build_optimizer(name: str, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
-    """Adam (Kingma & Ba 2015) with the given betas, or RMSprop (as WGAN, Arjovsky et al. 2017, uses)."""
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas)
-    return torch.optim.RMSprop(params, lr=lr)
+from gankit.training.phases import Phase, RunningStats, player_optimizer
 
 
 class _StopRequest:
@@ -102,54 +84,99 @@ class FitResult:
     samples: Path | None
     interrupted: bool = False
     evaluation: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class IterationStreams:
+    """The random generators of one iteration, seeded from (seed, stream, iteration): see the module docstring."""
+
+    def __init__(self, seed: int, device: torch.device, rank: int) -> None:
+        self.seed, self.rank = seed, rank
+        self.latent = torch.Generator()
+        self.labels = torch.Generator()
+        self.objective = torch.Generator(device=device)
+
+    def start(self, iteration: int) -> None:
+        """Seed every stream for ``iteration``; torch's global generator gets a per-process seed."""
+        for generator, name in ((self.latent, seeds.LATENT), (self.labels, seeds.LABELS)):
+            generator.manual_seed(seeds.derive_seed(self.seed, f"{name}/{iteration}"))
+        self.objective.manual_seed(seeds.derive_seed(self.seed, f"{seeds.OBJECTIVE}/{iteration}"))
+        torch.manual_seed(seeds.derive_seed(self.seed, f"{seeds.MODULES}/{iteration}", self.rank))
 
 
 class Trainer:
-    """Owns the networks, optimizers, schedules, random generators and data stream of one run."""
+    """Owns the networks, optimizers, schedules, random streams and data stream of one run."""
 
-    def __init__(self, config: Config, run_dir: str | Path) -> None:
+    def __init__(self, config: Config, run_dir: str | Path, context: DistributedContext | None = None) -> None:
         validate(config)
         self.config = config
         self.run_dir = Path(run_dir)
-        self.device = select_device(config.train.device)
+        self.context = context or single_process(config.train.device)
+        self.device = self.context.device
         if config.train.precision == "bf16" and self.device.type != "cuda":
             raise GankitError("train.precision=bf16 needs a CUDA device; use train.precision=fp32 on the CPU")
-        seed = config.train.seed
-        seed_everything(seed)
-        self.stream = build_stream(config.data, config.train.batch_size, seed, self.device)
-        self.objective = build_objective(config.objective, self._fixed_features())
-        self.G = build_generator(config.model, self.stream.shape).to(self.device)
+        seed, rank, world = config.train.seed, self.context.rank, self.context.world_size
+        self.stream = build_stream(config.data, config.train.batch_size, seed, self.device, rank, world)
+        self.local_batch = config.train.batch_size // world
+        if self.local_batch % config.train.accumulate:
+            raise GankitError(
+                f"the per-process batch {self.local_batch} is not divisible by train.accumulate="
+                f"{config.train.accumulate}; change train.batch_size or train.accumulate"
+            )
+        self.num_classes = self.stream.num_classes if config.data.conditional else 0
+        self.objective = build_objective(config, self._fixed_features())
+        torch.manual_seed(seeds.derive_seed(seed, seeds.INIT))  # the same initial networks on every process
+        self.G = build_generator(config.model, self.stream.shape, self.num_classes).to(self.device)
         self.D = (
-            build_discriminator(config.model, self.stream.shape).to(self.device)
+            build_discriminator(config.model, self.stream.shape, self.num_classes).to(self.device)
             if self.objective.uses_discriminator
             else None
         )
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if config.ema.enabled else None
-        betas = (config.optim.beta1, config.optim.beta2)
-        self.opt_g = build_optimizer(config.optim.name, self.G.parameters(), config.optim.lr_g, betas)
-        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, self._lr_factor)
-        self.opt_d = self.sched_d = None
-        if self.D is not None:
-            self.opt_d = build_optimizer(config.optim.name, self.D.parameters(), config.optim.lr_d, betas)
-            self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, self._lr_factor)
-        self.latent = torch.Generator().manual_seed(seed + 1)
-        self.fixed_z = self.G.sample_latent(config.log.n_samples, torch.Generator().manual_seed(seed + 2))
+        specs = self.objective.phases(config.train.n_critic)
+        modules = {"G": self.G, "D": self.D}
+        self.optimizers = {p: player_optimizer(config.optim, p, modules[p], specs) for p in {s.player for s in specs}}
+        self.schedulers = {
+            p: torch.optim.lr_scheduler.LambdaLR(opt, self._lr_factor) for p, opt in self.optimizers.items()
+        }
+        self.phases = [Phase(spec, modules[spec.player], self.optimizers[spec.player]) for spec in specs]
+        self.streams = IterationStreams(seed, self.device, rank)
+        self.fixed_z, self.fixed_y = self._fixed_latents()
         self.step = 0
         self.resumed_from: int | None = None
-        self.evaluation = None
+        self.resume_notes: list[str] = []
+        self._evaluation = None
+        self.logger: RunLogger | None = None
         if config.eval.every:
-            from gankit.training.evaluation import PeriodicEvaluation
+            self.evaluation  # noqa: B018 -- build now, so that a bad eval section fails before training
 
-            self.evaluation = PeriodicEvaluation(config, self.stream.dataset, self.device)
+    @property
+    def opt_g(self) -> torch.optim.Optimizer:
+        """G's optimizer."""
+        return self.optimizers["G"]
+
+    @property
+    def opt_d(self) -> torch.optim.Optimizer | None:
+        """D's optimizer (None without a discriminator)."""
+        return self.optimizers.get("D")
 
     def _fixed_features(self):
         """The frozen feature map of a feature-space GMMN: the data set's own classifier (cached)."""
-        if self.config.objective.features != "classifier":
+        if self.config.mmd.features != "classifier":
             return None
         from gankit.metrics.features.classifier import load_or_train
 
         classifier, _ = load_or_train(self.config.data.name, self.config.data.resolution)
         return classifier.to(self.device).features
+
+    def _fixed_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The latents (and class-sorted labels) of the sample grids, from their own seed."""
+        n = self.config.log.n_samples
+        labels = class_sorted_labels(self.num_classes, n) if self.num_classes else None
+        if labels is not None:
+            n = len(labels)
+        z = self.G.sample_latent(n, seeds.generator(self.config.train.seed, seeds.FIXED_LATENT))
+        return z, labels
 
     def _lr_factor(self, step: int) -> float:
         if self.config.optim.lr_decay == "linear":
@@ -161,70 +188,70 @@ class Trainer:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _latent(self, n: int) -> torch.Tensor:
-        return self.G.sample_latent(n, self.latent, self.device)
-
     @property
     def sampler(self) -> nn.Module:
         """The generator used for samples: the EMA copy when enabled."""
         return self.G_ema if self.G_ema is not None else self.G
 
+    def _latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This process's rows of a fresh global batch of latents and fake labels."""
+        rows = self.stream.rows
+        size = self.config.train.batch_size
+        z = self.G.sample_latent(size, self.streams.latent)[rows].to(self.device)
+        y = None
+        if self.num_classes:
+            y = sample_labels(self.stream.class_frequencies, size, self.streams.labels)[rows].to(self.device)
+        return z, y
+
+    def _batch(self, draws: str, previous: Batch | None) -> Batch:
+        """The batch of a phase: fresh data and latents (``all``), fresh latents only, or the previous batch."""
+        if previous is not None and draws == "none":
+            return previous
+        z, y_fake = self._latents()
+        if previous is not None and draws == "latents":
+            return previous.with_latents(z, y_fake)
+        real, y_real = self.stream.next()
+        y_real = y_real if self.num_classes else None
+        return Batch(real, y_real, z, y_fake, offset=self.context.rank * self.local_batch)
+
     def train_step(self, measure: bool = False) -> dict[str, torch.Tensor]:
-        """One iteration: ``n_critic`` D steps, one G step, schedules, EMA. Returns detached scalars.
-
-        Without a discriminator (GMMN), the iteration is the G step on one real batch."""
-        stats: dict[str, torch.Tensor] = {}
-        if self.D is None:
-            real, _ = self.stream.next()
-            return self._generator_step(real, None, measure, stats)
-        return self._discriminator_steps(measure, stats)
-
-    def _discriminator_steps(self, measure: bool, stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        batch = self.config.train.batch_size
-        self.D.requires_grad_(True)
-        d_losses = []
-        n_critic = self.config.train.n_critic
-        for i in range(n_critic):
-            real, y_real = self.stream.next()
-            y_real = y_real if self.D.num_classes else None
-            with torch.no_grad(), self._autocast():
-                fake = self.G(self._latent(batch))
-            with self._autocast():
-                loss_d, d_stats = self.objective.discriminator_loss(
-                    self.D, real, fake.detach(), y_real, None, self.step, self.step * n_critic + i
-                )
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            if measure:
-                stats["grad_norm_d"] = nn.utils.clip_grad_norm_(self.D.parameters(), float("inf"))
-            self.opt_d.step()
-            self.objective.after_discriminator_step(self.D)
-            d_losses.append(loss_d.detach())
-        self.D.requires_grad_(False)
-        stats.update(d_stats)
-        stats["loss_d"] = torch.stack(d_losses).mean()
-        self.sched_d.step()
-        return self._generator_step(real, y_real, measure, stats)
-
-    def _generator_step(
-        self, real: torch.Tensor, y_real: torch.Tensor | None, measure: bool, stats: dict[str, torch.Tensor]
-    ) -> dict[str, torch.Tensor]:
-        with self._autocast():
-            fake = self.G(self._latent(self.config.train.batch_size))
-            loss_g, g_stats = self.objective.generator_loss(self.D, fake, real, None, y_real, self.step)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        if measure:
-            stats["grad_norm_g"] = nn.utils.clip_grad_norm_(self.G.parameters(), float("inf"))
-        self.opt_g.step()
-        self.sched_g.step()
+        """One iteration: every phase due now, then the schedules and the EMA. Returns detached means of the
+        statistics over all rounds and repeats (``grad_norm_*`` of the last step of a phase when ``measure``)."""
+        self.streams.start(self.step)
+        stats = RunningStats()
+        batch: Batch | None = None
+        for phase in self.phases:
+            if not phase.due(self.step):
+                continue
+            for _ in range(phase.spec.repeats):
+                batch = self._batch(phase.spec.draws, batch)
+                self._optimizer_step(phase, batch, stats, measure)
+        for scheduler in self.schedulers.values():
+            scheduler.step()
         self.step += 1
         if self.G_ema is not None:
-            decay = self.config.ema.decay if self.step > self.config.ema.start else 0.0
+            ema = self.config.ema
+            decay = ema.decay(self.config.train.batch_size) if self.step > ema.start else 0.0
             update_ema(self.G_ema, self.G, decay)
-        stats.update(g_stats)
-        stats["loss_g"] = loss_g.detach()
-        return stats
+        return stats.means()
+
+    def _optimizer_step(self, phase: Phase, batch: Batch, stats: RunningStats, measure: bool) -> None:
+        """Accumulate ``phase``'s gradients over ``train.accumulate`` rounds of ``batch``, then step."""
+        for module in (self.G, self.D):
+            if module is not None:
+                module.requires_grad_(module is phase.module)
+        phase.optimizer.zero_grad(set_to_none=True)
+        rounds = self.config.train.accumulate
+        random = StepRandom(self.streams.objective, self.config.train.batch_size)
+        for part in batch.split(rounds):
+            random.start_round(part.offset, len(part))
+            ctx = StepContext(self.step, phase.spec.interval / rounds, random, self._autocast)
+            stats.add(self.objective.accumulate(phase.spec.name, self.G, self.D, part, ctx))
+        if measure and phase.spec.interval == 1:
+            norm = nn.utils.clip_grad_norm_(phase.module.parameters(), float("inf"))
+            stats.set(f"grad_norm_{phase.spec.player.lower()}", norm)
+        phase.optimizer.step()
+        self.objective.after_step(phase.spec.name, self.G, self.D)
 
     def _check_finite(self, stats: dict[str, torch.Tensor]) -> None:
         names = [name for name in ("loss_d", "loss_g") if name in stats]
@@ -249,70 +276,105 @@ class Trainer:
         finally:
             G.train(was_training)
 
+    def _logger(self) -> RunLogger | None:
+        """The run's logger (main process only), opened on first use."""
+        if self.logger is None and self.context.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.logger = RunLogger(self.run_dir, self.config.log.tensorboard, self.resumed_from)
+        return self.logger
+
+    @property
+    def evaluation(self):
+        """The periodic evaluation of the ``eval`` section, built (feature network loaded) on first use: at
+        construction when ``eval.every`` > 0, never for a run (or a benchmark) with evaluation off."""
+        if self._evaluation is None:
+            from gankit.training.evaluation import PeriodicEvaluation
+
+            frequencies = self.stream.class_frequencies if self.num_classes else None
+            self._evaluation = PeriodicEvaluation(self.config, self.stream.dataset, self.device, frequencies)
+        return self._evaluation
+
     def evaluate(self) -> dict[str, Any]:
         """Measure the sampler against the training data (``eval`` section) and log the result."""
         from gankit.training.evaluation import summary
 
         with self._sampler_in_eval_mode() as G:
             result = self.evaluation(G)
-        self.logger.evaluation(self.step, result)
-        tqdm.write(f"step {self.step}: {summary(result)}")
+        logger = self._logger()
+        if logger is not None:
+            logger.evaluation(self.step, result)
+            tqdm.write(f"step {self.step}: {summary(result)}")
         return result
 
     @torch.no_grad()
-    def save_samples(self) -> Path:
-        """Write the fixed-latent sample grid (images) or scatter plot (2-D data) for the current step."""
+    def save_samples(self) -> Path | None:
+        """Write the fixed-latent sample grid (images; one row per class when conditional) or scatter plot (2-D
+        data) for the current step; the main process writes, the others return None."""
+        if not self.context.is_main:
+            return None
+        labels = None if self.fixed_y is None else self.fixed_y.to(self.device)
         with self._sampler_in_eval_mode() as G:
-            fake = G(self.fixed_z.to(self.device)).float().cpu()
+            fake = G(self.fixed_z.to(self.device), labels).float().cpu()
         if self.config.data.name in TOY_DATASETS:
             reference = toy_sampler(self.config.data)(len(fake), torch.Generator().manual_seed(0))
             array = figure_to_array(scatter_figure(fake, reference, f"{self.config.name}, step {self.step}"))
         else:
-            array = grid_image(fake)
+            array = grid_image(fake, len(fake) // self.num_classes if self.num_classes else None)
         path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(array, path)
-        self.logger.image(self.step, "samples", array)
+        self._logger().image(self.step, "samples", array)
         return path
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly: networks, optimizers, schedules, RNGs, data position."""
+        """Everything needed to continue exactly: networks, optimizers, schedules, objective state, data
+        position. The random streams need no state: each iteration seeds them from its own number."""
         return {
             "format": checkpoint_io.FORMAT,
             "step": self.step,
             "config": self.config.to_dict(),
             "data_shape": list(self.stream.shape),
+            "num_classes": self.num_classes,
+            "class_frequencies": self.stream.class_frequencies if self.num_classes else None,
             "G": self.G.state_dict(),
             "D": self.D.state_dict() if self.D is not None else None,
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
-            "sched_g": self.sched_g.state_dict(),
-            "sched_d": self.sched_d.state_dict() if self.sched_d is not None else None,
-            "latent": self.latent.get_state(),
+            "optimizers": {p: opt.state_dict() for p, opt in self.optimizers.items()},
+            "schedulers": {p: s.state_dict() for p, s in self.schedulers.items()},
+            "objective": self.objective.state_dict(),
             "stream": self.stream.state_dict(),
-            "rng": checkpoint_io.rng_state(),
+            "seed_scheme": "gankit-seeds-v1: sha256(seed/stream/iteration)",
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""
+        if "optimizers" not in state:
+            raise GankitError(
+                "this checkpoint was written by an earlier gankit (format v1): sampling and evaluating it work, "
+                "but resuming needs a checkpoint of this version; start a new run"
+            )
+        if int(state.get("num_classes", 0)) != self.num_classes:
+            raise GankitError(
+                f"the checkpoint was trained with {state.get('num_classes', 0)} classes, this run has "
+                f"{self.num_classes}; resume with the data set and data.conditional of the checkpoint"
+            )
         self.G.load_state_dict(state["G"])
         if self.D is not None:
             self.D.load_state_dict(state["D"])
-            self.opt_d.load_state_dict(state["opt_d"])
-            self.sched_d.load_state_dict(state["sched_d"])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(state["G_ema"] if state["G_ema"] is not None else state["G"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.sched_g.load_state_dict(state["sched_g"])
-        self.latent.set_state(state["latent"])
+        for player, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][player])
+            self.schedulers[player].load_state_dict(state["schedulers"][player])
+        self.objective.load_state_dict(state["objective"])
         self.stream.load_state_dict(state["stream"])
-        checkpoint_io.set_rng_state(state["rng"])
         self.step = int(state["step"])
         self.resumed_from = self.step
 
-    def save_checkpoint(self) -> Path:
-        """Atomically write a checkpoint for the current step and keep the newest ``log.keep``."""
+    def save_checkpoint(self) -> Path | None:
+        """Atomically write a checkpoint for the current step and keep the newest ``log.keep`` (main process)."""
+        if not self.context.is_main:
+            return None
         folder = self.run_dir / "checkpoints"
         path = checkpoint_io.checkpoint_path(folder, self.step)
         checkpoint_io.save_atomic(self.state_dict(), path)
@@ -320,31 +382,35 @@ class Trainer:
         return path
 
     @classmethod
-    def resume(cls, run_dir: str | Path, overrides: list[str] | None = None) -> Trainer:
-        """Rebuild a run from its newest checkpoint; ``overrides`` may extend it (``train.steps=...``)."""
+    def resume(
+        cls, source: str | Path, overrides: list[str] | None = None, context: DistributedContext | None = None
+    ) -> Trainer:
+        """Rebuild a run from its newest readable checkpoint (or the checkpoint file ``source``); ``overrides``
+        may extend it (``train.steps=...``). Damaged newer checkpoints are moved aside and named in
+        :attr:`resume_notes`."""
         from gankit.config import apply_overrides
 
-        run_dir = Path(run_dir)
-        found = checkpoint_io.list_checkpoints(run_dir / "checkpoints")
-        if not found:
-            raise GankitError(f"{run_dir} has no checkpoints/step-*.pt to resume from; start it with gankit train")
-        state = checkpoint_io.load(found[-1])
-        config = apply_overrides(config_from_dict(state["config"]), overrides or [])
-        trainer = cls(config, run_dir)
-        trainer.load_state_dict(state)
+        found = checkpoint_io.newest_readable(source)
+        config = apply_overrides(config_from_checkpoint(found.state), overrides or [])
+        trainer = cls(config, checkpoint_io.run_directory(found.path), context)
+        trainer.load_state_dict(found.state)
+        trainer.resume_notes = [*found.skipped, f"resuming from {found.path} (step {trainer.step})"]
         return trainer
 
     def fit(self) -> FitResult:
-        """Train until ``train.steps``, logging, sampling and checkpointing on the way."""
+        """Train until ``train.steps``, logging, sampling, evaluating and checkpointing on the way."""
         config, log = self.config, self.config.log
         total = config.train.steps
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-        self.logger = RunLogger(self.run_dir, log.tensorboard, self.resumed_from)
+        main = self.context.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        logger = self._logger()
         monitor = DivergenceMonitor(log.divergence_window)
         checkpoint = samples = evaluation = None
-        images_per_step = config.train.batch_size * (config.train.n_critic if self.D is not None else 1)
-        bar = tqdm(total=total, initial=self.step, disable=not log.progress, unit="it", dynamic_ncols=True)
+        repeats = sum(p.spec.repeats for p in self.phases if p.spec.player == "D") or 1
+        images_per_step = config.train.batch_size * repeats
+        bar = tqdm(total=total, initial=self.step, disable=not (log.progress and main), unit="it", dynamic_ncols=True)
         window_start, window_steps = time.perf_counter(), 0
         interrupted = False
         try:
@@ -355,23 +421,23 @@ class Trainer:
                     self._check_finite(stats)
                     window_steps += 1
                     bar.update(1)
-                    if measure:
+                    if measure and logger is not None:
                         elapsed = time.perf_counter() - window_start
                         values = {k: float(v) for k, v in stats.items()}
                         values["lr_g"] = self.opt_g.param_groups[0]["lr"]
                         if self.opt_d is not None:
                             values["lr_d"] = self.opt_d.param_groups[0]["lr"]
                         values["images_per_s"] = window_steps * images_per_step / max(elapsed, 1e-9)
-                        self.logger.scalars(self.step, values)
+                        logger.scalars(self.step, values)
                         for warning in monitor.update(self.step, values):
                             tqdm.write(f"gankit: warning: {warning}", file=sys.stderr)
-                            self.logger.warning(self.step, warning)
+                            logger.warning(self.step, warning)
                         shown = {k: f"{values[k]:.3f}" for k in ("loss_d", "loss_g") if k in values}
                         bar.set_postfix(**shown, img_s=f"{values['images_per_s']:.0f}")
                         window_start, window_steps = time.perf_counter(), 0
                     if self.step % log.sample_every == 0 or self.step == total:
                         samples = self.save_samples()
-                    if self.evaluation is not None and (self.step % config.eval.every == 0 or self.step == total):
+                    if config.eval.every and (self.step % config.eval.every == 0 or self.step == total):
                         evaluation = self.evaluate()
                     if self.step % log.ckpt_every == 0 or self.step == total:
                         checkpoint = self.save_checkpoint()
@@ -381,5 +447,7 @@ class Trainer:
                         break
         finally:
             bar.close()
-            self.logger.close()
-        return FitResult(self.step, checkpoint, samples, interrupted, evaluation)
+            if self.logger is not None:
+                self.logger.close()
+                self.logger = None
+        return FitResult(self.step, checkpoint, samples, interrupted, evaluation, self.resume_notes)

@@ -22,7 +22,7 @@ def test_digits_classifier_is_accurate_deterministic_and_cached(capsys):
 
 def test_gmmn_in_classifier_feature_space(tmp_path):
     overrides = [
-        "objective.features=classifier",
+        "mmd.features=classifier",
         "train.steps=3",
         "train.batch_size=32",
         "log.progress=false",
@@ -39,5 +39,5 @@ def test_classifier_features_only_for_gmmn():
 
     from gankit.errors import GankitError
 
-    with pytest.raises(GankitError, match="objective.features=classifier is for objective.loss=gmmn"):
-        resolve("digits-mmdgan", ["objective.features=classifier"])
+    with pytest.raises(GankitError, match="mmd.features=classifier is for objective.loss=gmmn"):
+        resolve("digits-mmdgan", ["mmd.features=classifier"])

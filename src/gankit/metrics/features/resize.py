@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gankit.defaults import RESIZE, RESIZE_METHODS
 from gankit.errors import GankitError
-
-RESIZE_METHODS = ("tf1-bilinear", "pil-bicubic", "torch-bilinear")
 
 
 @lru_cache(maxsize=32)
@@ -58,7 +57,7 @@ def check_resize_method(method: str) -> None:
         raise GankitError(f"unknown resize '{method}'; choose one of {', '.join(RESIZE_METHODS)}")
 
 
-def resize(images: torch.Tensor, size: int, method: str = "tf1-bilinear") -> torch.Tensor:
+def resize(images: torch.Tensor, size: int, method: str = RESIZE) -> torch.Tensor:
     """(N, C, H, W) images with values in [0, 255] -> float32 (N, C, size, size) by ``method``."""
     check_resize_method(method)
     if method == "pil-bicubic":

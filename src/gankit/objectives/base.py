@@ -1,0 +1,192 @@
+"""The seam between objectives and the training loop: a batch record, phases as data, per-step context.
+
+An objective owns the forward passes of G and D for each of its phases (the seam of stylegan2-ada-pytorch's
+``training/loss.py``): the loop hands it a :class:`Batch` (real samples and labels, latents and fake labels)
+and a :class:`StepContext`, and the objective computes the phase's loss, multiplies it by ``ctx.gain`` and
+back-propagates. The loop only schedules phases, accumulates rounds and steps optimizers, so losses that
+need G's latents, intermediate latents or their own state (path length, annealing) need no loop change.
+
+Random draws inside an objective (interpolation points, instance noise, path-length directions) come from
+``ctx.random``: per-sample draws for the whole global batch of the optimizer step, from a generator the
+trainer owns and checkpoints, sliced to the rows this round and process hold. Training is therefore the same
+function of the seed whatever the number of accumulation rounds or processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one forward round sees: ``real`` samples and their labels, latents ``z`` and fake labels.
+
+    ``offset`` is the row of the global batch (all rounds, all processes) at which this batch starts."""
+
+    real: torch.Tensor
+    y_real: torch.Tensor | None
+    z: torch.Tensor
+    y_fake: torch.Tensor | None
+    offset: int = 0
+
+    def __len__(self) -> int:
+        return len(self.real)
+
+    def split(self, rounds: int) -> list[Batch]:
+        """The batch cut into ``rounds`` equal consecutive parts (gradient accumulation)."""
+        if rounds == 1:
+            return [self]
+        size = len(self) // rounds
+
+        def part(t: torch.Tensor | None, i: int) -> torch.Tensor | None:
+            return None if t is None else t[i * size : (i + 1) * size]
+
+        return [
+            Batch(
+                part(self.real, i), part(self.y_real, i), part(self.z, i), part(self.y_fake, i), self.offset + i * size
+            )
+            for i in range(rounds)
+        ]
+
+    def with_latents(self, z: torch.Tensor, y_fake: torch.Tensor | None) -> Batch:
+        """The same real samples with new latents and fake labels."""
+        return replace(self, z=z, y_fake=y_fake)
+
+
+class StepRandom:
+    """Per-sample random draws for one optimizer step, identical however the global batch is split.
+
+    The ``i``-th draw of a round is the ``i``-th draw of the step: drawn once for all ``global_size`` rows
+    from the trainer's generator, then sliced to the round's rows, so accumulation rounds and processes see
+    the rows a single process with the whole batch would see."""
+
+    def __init__(self, generator: torch.Generator, global_size: int) -> None:
+        self.generator = generator
+        self.global_size = global_size
+        self._draws: list[torch.Tensor] = []
+        self._cursor = 0
+        self._rows = slice(0, global_size)
+
+    def start_round(self, offset: int, size: int) -> None:
+        """The next draws are for rows ``offset .. offset + size`` of the global batch."""
+        self._cursor = 0
+        self._rows = slice(offset, offset + size)
+
+    def _draw(self, kind: Callable[..., torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        if self._cursor == len(self._draws):
+            full = kind((self.global_size, *shape), generator=self.generator, device=self.generator.device, dtype=dtype)
+            self._draws.append(full)
+        full = self._draws[self._cursor]
+        if tuple(full.shape[1:]) != tuple(shape):
+            raise RuntimeError(
+                f"draw {self._cursor} of this step changed shape from {tuple(full.shape[1:])} to {shape}"
+            )
+        self._cursor += 1
+        return full[self._rows]
+
+    def rand(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """U[0, 1) of shape (rows, *shape)."""
+        return self._draw(torch.rand, shape, dtype)
+
+    def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """N(0, 1) of shape (rows, *shape)."""
+        return self._draw(torch.randn, shape, dtype)
+
+    def randn_like(self, x: torch.Tensor) -> torch.Tensor:
+        """N(0, 1) shaped like ``x`` (rows first), on ``x``'s device and dtype."""
+        return self.randn(*x.shape[1:], dtype=torch.float32).to(device=x.device, dtype=x.dtype)
+
+    def rand_per_sample(self, x: torch.Tensor) -> torch.Tensor:
+        """U[0, 1) of shape (rows, 1, ..., 1), broadcastable against ``x``."""
+        return self.rand(*([1] * (x.ndim - 1))).to(device=x.device, dtype=x.dtype)
+
+
+@dataclass
+class StepContext:
+    """What an objective needs to know about the optimizer step it contributes to."""
+
+    step: int
+    gain: float
+    random: StepRandom
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+
+    @classmethod
+    def standalone(cls, batch_size: int, seed: int = 0, step: int = 0) -> StepContext:
+        """A context for calling an objective's losses outside the training loop (experiments, tests): one
+        round of ``batch_size`` rows whose draws come from a generator seeded with ``seed``."""
+        return cls(step, 1.0, StepRandom(torch.Generator().manual_seed(seed), batch_size))
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """One phase of an iteration: ``name``, whose parameters it updates (``player`` G or D), every how many
+    iterations it runs, and what it draws fresh (``all``: real batch and latents; ``latents``: latents only,
+    the real batch of the previous phase reused; ``none``: the previous phase's batch)."""
+
+    name: str
+    player: str
+    interval: int = 1
+    draws: str = "all"
+    repeats: int = 1
+
+
+def lazy_optimizer_scale(interval: int) -> float:
+    """c = k / (k + 1) for a regulariser applied every k steps (Karras et al. 2020, StyleGAN2, Appendix B:
+    the learning rate becomes c * lr and the Adam betas beta ** c, so the sum of main and lazy steps behaves
+    like the non-lazy schedule)."""
+    return interval / (interval + 1)
+
+
+class Objective:
+    """Base class of training objectives; see the module docstring for the contract."""
+
+    name: str = ""
+    uses_discriminator: bool = True
+
+    def phases(self, n_critic: int) -> list[PhaseSpec]:
+        """The phases of one iteration, in order."""
+        raise NotImplementedError
+
+    def loss(
+        self, phase: str, G: nn.Module, D: nn.Module | None, batch: Batch, ctx: StepContext
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Phase ``phase``'s loss on ``batch`` (the forward passes of G and D included) and its statistics."""
+        raise NotImplementedError
+
+    def accumulate(self, phase: str, G: nn.Module, D: nn.Module | None, batch: Batch, ctx: StepContext) -> dict:
+        """Compute phase ``phase``'s loss on ``batch``, back-propagate ``loss * ctx.gain``, return detached stats."""
+        loss, stats = self.loss(phase, G, D, batch, ctx)
+        (loss * ctx.gain).backward()
+        return detached(stats)
+
+    def after_step(self, phase: str, G: nn.Module, D: nn.Module | None) -> None:
+        """Called after the optimizer step of ``phase`` (e.g. a projection such as weight clipping)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The objective's own state (running means, schedules), saved in checkpoints."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+
+
+def detached(stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Statistics with their graphs dropped."""
+    return {k: v.detach() for k, v in stats.items()}
+
+
+__all__ = [
+    "Batch",
+    "Objective",
+    "PhaseSpec",
+    "StepContext",
+    "StepRandom",
+    "detached",
+    "lazy_optimizer_scale",
+]
