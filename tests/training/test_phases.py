@@ -34,18 +34,18 @@ MMD = {
 LOSSES = ("minimax", "ns", "hinge", "wasserstein")
 
 
-def _case(a: int, arch: str, l: int, loss: str, r: int, reg: str):
+def _case(a: int, arch: str, i: int, loss: str, r: int, reg: str):
     """Every architecture, loss and regulariser is in the quick suite at least once (a Latin-square cover:
-    regulariser (a + l) mod 5); the full 60-run product is marked slow."""
-    quick = r == (a + l) % len(REGULARISERS)
+    regulariser (a + i) mod 5); the full 60-run product is marked slow."""
+    quick = r == (a + i) % len(REGULARISERS)
     marks = () if quick else (pytest.mark.slow,)
     return pytest.param(arch, [f"objective.loss={loss}", *REGULARISERS[reg]], id=f"{arch}-{loss}-{reg}", marks=marks)
 
 
 CASES = [
-    _case(a, arch, l, loss, r, reg)
+    _case(a, arch, i, loss, r, reg)
     for a, arch in enumerate(ARCHS)
-    for l, loss in enumerate(LOSSES)
+    for i, loss in enumerate(LOSSES)
     for r, reg in enumerate(REGULARISERS)
 ] + [pytest.param(arch, extra, id=f"{arch}-{name}") for arch in ARCHS for name, extra in MMD.items()]
 
