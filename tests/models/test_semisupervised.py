@@ -52,6 +52,8 @@ def test_noise_only_while_training():
     assert torch.equal(model.features(x), model.features(x))
     model.train()
     assert not torch.allclose(model(x), model(x))
+    # the features are the last ReLU output, before that layer's noise
+    assert (model.features(x) >= 0).all()
 
 
 def test_data_dependent_initialisation_standardises_every_pre_activation():
