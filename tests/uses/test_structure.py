@@ -183,6 +183,17 @@ def test_pca_equals_scikit_learn():
     assert np.allclose(ours.mean.numpy(), theirs.mean_)
 
 
+def test_pca_of_large_inputs_is_randomized_yet_matches_the_exact_components():
+    g = torch.Generator().manual_seed(12)
+    basis, _ = torch.linalg.qr(torch.randn(200, 200, dtype=torch.float64, generator=g))
+    spectrum = 0.8 ** torch.arange(200, dtype=torch.float64)
+    X = torch.randn(300, 200, dtype=torch.float64, generator=g) * spectrum @ basis.T + 3.0
+    ours = pca(X, 4, exact_limit=100)
+    _, singular, Vt = torch.linalg.svd(X - X.mean(0), full_matrices=False)
+    assert same_up_to_sign(ours.components, Vt[:4], atol=1e-6)
+    assert torch.allclose(ours.explained_variance, singular[:4] ** 2 / 299, rtol=1e-8)
+
+
 def test_ganspace_in_w_is_scikit_learn_pca_of_mapped_samples():
     G = ToyStyleGenerator()
     directions = ganspace(G, k=3, samples=500, seed=5)
