@@ -1,0 +1,1 @@
+"""What generative models are for: representatives and modes, structure, imputation, anomalies, priors."""
