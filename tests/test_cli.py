@@ -16,8 +16,11 @@ from gankit.runtime import checkpoint as checkpoint_io
 FAST = ["train.steps=3", "log.every=1", "log.sample_every=3", "log.ckpt_every=3", "log.tensorboard=false"]
 
 
+DOWNLOADING = ("mnist-", "fashion-", "cifar10-", "imagenet")
+
+
 def presets_without_downloads():
-    return [p for p in preset_names() if p != "mnist-dcgan" and not p.startswith("cifar10")]
+    return [p for p in preset_names() if not p.startswith(DOWNLOADING)]
 
 
 @pytest.mark.parametrize("preset", presets_without_downloads())
@@ -36,17 +39,37 @@ def test_mnist_dcgan_preset_on_the_real_test_split(tmp_path, assets):
         shutil.copy(path, raw / path.name)
     args = ["train", "mnist-dcgan", *FAST, "data.split=test", "data.download=false", "model.width=8"]
     assert main([*args, "--out", str(tmp_path), "--quiet"]) == 0
-    assert Image.open(tmp_path / "samples" / "step-000003.png").size == (8 * 34 + 2, 8 * 34 + 2)
+    # 8 x 32 px per row is enlarged x2 to reach 512 px
+    assert Image.open(tmp_path / "samples" / "step-000003.png").size == (8 * 66 + 2, 8 * 66 + 2)
 
 
-@pytest.mark.parametrize("preset", [p for p in preset_names() if p.startswith("cifar10")])
+@pytest.mark.parametrize(("preset", "folder"), [("mnist-biggan", "mnist"), ("fashion-biggan", "fashion-mnist")])
+def test_conditional_biggan_presets_on_the_real_test_split(tmp_path, assets, preset, folder):
+    raw = dataset_folder(folder) / "raw"
+    raw.mkdir(parents=True)
+    for path in (assets / folder).glob("t10k-*.gz"):
+        shutil.copy(path, raw / path.name)
+    args = ["train", preset, *FAST, "data.split=test", "data.download=false", "model.width=4", "model.d_width=4"]
+    assert main([*args, "eval.every=0", "log.n_samples=30", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    width, height = Image.open(tmp_path / "run" / "samples" / "step-000003.png").size
+    assert height > 3 * width  # one row per class: 10 rows of 3 samples
+    run, out = str(tmp_path / "run"), str(tmp_path / "sevens.npz")
+    assert main(["sample", run, "-n", "5", "--class", "7", "--truncation", "0.5", "--out", out]) == 0
+    assert main(["sample", run, "-n", "5", "--class", "10", "--out", out]) == 2
+
+
+@pytest.mark.parametrize("preset", [p for p in preset_names() if p.startswith(("cifar10", "imagenet"))])
 def test_cifar10_presets_on_a_small_stand_in(tmp_path, preset):
     """The CIFAR-10 recipes (ResNet, spectral norm or gradient penalty, n_critic 5) on 32x32 RGB images
     the test writes, with narrow networks: the data set itself needs a download."""
-    images = np.random.default_rng(0).integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
-    np.savez(tmp_path / "cifar-like.npz", x=images)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    np.savez(tmp_path / "cifar-like.npz", x=images, y=rng.integers(0, 10, 40))
     data = ["data.name=npz", f"data.path={tmp_path / 'cifar-like.npz'}", "model.width=16", "model.d_width=16"]
-    args = ["train", preset, *FAST, *data, "train.batch_size=8", "--out", str(tmp_path / "run"), "--quiet"]
+    if preset.startswith("imagenet"):  # the 128 px recipe at 32 px: attention at 64 does not exist there
+        data += ["data.resolution=32", "biggan.g_attention=0", "biggan.d_attention=0", "train.accumulate=2"]
+    small = ["train.batch_size=8", "eval.every=0"]
+    args = ["train", preset, *FAST, *data, *small, "--out", str(tmp_path / "run"), "--quiet"]
     assert main(args) == 0
     assert Image.open(tmp_path / "run" / "samples" / "step-000003.png").mode == "RGB"
 

@@ -64,7 +64,8 @@ def _sample(args: argparse.Namespace) -> int:
 
     generator = load_generator(args.source, ema=not args.no_ema, device=select_device(args.device))
     check_class(generator, args.label)
-    path = write_samples(generate(generator, args.n, args.seed, labels=args.label), args.out)
+    samples = generate(generator, args.n, args.seed, labels=args.label, truncation=args.truncation)
+    path = write_samples(samples, args.out)
     which = f" of class {args.label}" if args.label is not None else ""
     print(f"wrote {args.n} samples{which} to {path}")
     return 0
@@ -168,6 +169,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sample.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA copy")
     sample.add_argument(
         "--class", dest="label", type=int, help="conditional runs: samples of this class (default: the data's mix)"
+    )
+    sample.add_argument(
+        "--truncation", type=float, help="draw latents from the normal truncated at this value (BigGAN's trick)"
     )
     sample.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     sample.set_defaults(func=_sample)

@@ -58,6 +58,17 @@ class ModelConfig:
 
 
 @dataclass
+class BigGANConfig:
+    """BigGAN's architecture switches (Brock et al. 2019; ``model.arch=biggan``, see :mod:`gankit.models.biggan`)."""
+
+    shared_dim: int = 128
+    hierarchical: bool = True
+    g_attention: int = 0
+    d_attention: int = 0
+    init: str = "ortho"
+
+
+@dataclass
 class ObjectiveConfig:
     """The adversarial loss and the regularisers of D (see :mod:`gankit.objectives`)."""
 
@@ -70,6 +81,7 @@ class ObjectiveConfig:
     clip: float = 0.0
     noise_std: float = 0.0
     noise_anneal: int = 0
+    ortho: float = 0.0
 
 
 @dataclass
@@ -166,6 +178,7 @@ class Config:
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    biggan: BigGANConfig = field(default_factory=BigGANConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     mmd: MMDConfig = field(default_factory=MMDConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -353,6 +366,8 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
         found += _set_away_from_default(model, ("d_out",), "model", f"objective.loss={loss} (one logit per sample)")
     if model.arch != "mlp":
         found += _set_away_from_default(model, ("depth",), "model", f"model.arch={model.arch} (depth is MLP-only)")
+    if model.arch != "biggan":
+        found += _set_away_from_default(config.biggan, _all_keys(config.biggan), "biggan", f"model.arch={model.arch}")
     return found
 
 
@@ -389,6 +404,11 @@ def validate(config: Config) -> None:
             "objective.gp, objective.r1, objective.r2 and objective.clip must be >= 0",
         ),
         (config.objective.reg_every >= 1, "objective.reg_every must be >= 1"),
+        (config.objective.ortho >= 0, "objective.ortho must be >= 0"),
+        (
+            config.biggan.init in ("ortho", "N02", "xavier"),
+            "biggan.init must be one of: ortho, N02, xavier",
+        ),
         (min(config.mmd.bandwidths) > 0, "mmd.bandwidths must all be > 0"),
         (config.mmd.scale_lambda >= 0, "mmd.scale_lambda must be >= 0"),
         (config.mmd.features in ("pixels", "classifier"), "mmd.features must be one of: pixels, classifier"),

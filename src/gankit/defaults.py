@@ -39,6 +39,7 @@ KID_MEAN, KID_STD = "kid_mean", "kid_std"
 KID_CI_LOW, KID_CI_HIGH = "kid_ci_low", "kid_ci_high"
 IS_MEAN, IS_STD = "is_mean", "is_std"
 PRECISION, RECALL = "precision", "recall"
+SAMPLE_ACCURACY, INTRA_FID = "sample_accuracy", "intra_fid"
 N_REAL, N_FAKE = "n_real", "n_fake"
 SETTINGS = "settings"
 

@@ -35,7 +35,7 @@ def load_generator(source: str | Path, ema: bool = True, device: str | torch.dev
     state = checkpoint_io.load(find_checkpoint(source))
     config = config_from_checkpoint(state)
     num_classes = int(state.get("num_classes", 0))
-    generator = build_generator(config.model, tuple(state["data_shape"]), num_classes)
+    generator = build_generator(config, tuple(state["data_shape"]), num_classes)
     weights = state["G_ema"] if ema and state["G_ema"] is not None else state["G"]
     generator.load_state_dict(weights)
     generator.class_frequencies = state.get("class_frequencies")
@@ -85,11 +85,13 @@ def generate(
     seed: int = 0,
     batch_size: int = 256,
     labels: torch.Tensor | int | None = None,
+    truncation: float | None = None,
 ) -> torch.Tensor:
     """``n`` samples (float, on the CPU) from latents drawn with ``seed``; independent of ``batch_size``.
 
     A conditional generator takes ``labels``: a tensor of ``n`` labels, one class for all, or None for
-    :func:`draw_labels`' draw from the training data's label distribution.
+    :func:`draw_labels`' draw from the training data's label distribution. ``truncation`` draws the latents
+    from the truncated normal (BigGAN's truncation trick; None: the full prior).
     """
     if n < 1:
         raise GankitError(f"-n must be >= 1, got {n}")
@@ -98,7 +100,7 @@ def generate(
     elif generator.num_classes == 0:
         check_class(generator, 0)
     device = next(generator.parameters()).device
-    z = generator.sample_latent(n, torch.Generator().manual_seed(seed))
+    z = generator.sample_latent(n, torch.Generator().manual_seed(seed), truncation=truncation)
     chunks = []
     for i, chunk in enumerate(z.split(batch_size)):
         y = None if labels is None else labels[i * batch_size : i * batch_size + len(chunk)].to(device)

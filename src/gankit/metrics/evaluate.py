@@ -180,4 +180,8 @@ def result_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"IS {result[d.IS_MEAN]:.4f} +- {result[d.IS_STD]:.4f}")
     if d.PRECISION in result:
         lines.append(f"precision {result[d.PRECISION]:.4f}  recall {result[d.RECALL]:.4f}")
+    if d.SAMPLE_ACCURACY in result:
+        lines.append(f"sample accuracy {result[d.SAMPLE_ACCURACY]:.4f} (the classifier's label = the asked class)")
+    if d.INTRA_FID in result:
+        lines.append(f"intra-FID {result[d.INTRA_FID]:.4f} (mean over classes)")
     return lines

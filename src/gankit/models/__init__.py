@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gankit.config import ModelConfig
+from gankit.config import BigGANConfig, Config, ModelConfig
 from gankit.errors import GankitError
 from gankit.models.base import Discriminator, Generator, count_parameters
+from gankit.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.models.resnet import ResNetDiscriminator32, ResNetGenerator32
@@ -22,32 +23,44 @@ Shape = tuple[int, ...]
 
 @dataclass(frozen=True)
 class Architecture:
-    """How to build one family's networks, and for which kind of data (``vectors`` or ``images``)."""
+    """How to build one family's networks, and for which kind of data (``vectors`` or ``images``). Builders take
+    ``(config, data shape, number of classes)`` and read ``config.model`` and their family's own section."""
 
     data: str
-    generator: Callable[[ModelConfig, Shape, int], Generator]
-    discriminator: Callable[[ModelConfig, Shape, int], Discriminator]
+    generator: Callable[[Config, Shape, int], Generator]
+    discriminator: Callable[[Config, Shape, int], Discriminator]
 
 
-def _d_width(config: ModelConfig) -> int:
-    return config.d_width or config.width
+def _d_width(config: Config) -> int:
+    return config.model.d_width or config.model.width
+
+
+def _biggan_g(b: BigGANConfig) -> tuple:
+    return b.shared_dim, b.hierarchical, b.g_attention, b.init
 
 
 REGISTRY: dict[str, Architecture] = {
     "mlp": Architecture(
         "vectors",
-        lambda c, s, k: MLPGenerator(c.z_dim, s[0], c.width, c.depth, k),
-        lambda c, s, k: MLPDiscriminator(s[0], _d_width(c), c.depth, c.d_out, k, c.d_cond),
+        lambda c, s, k: MLPGenerator(c.model.z_dim, s[0], c.model.width, c.model.depth, k),
+        lambda c, s, k: MLPDiscriminator(s[0], _d_width(c), c.model.depth, c.model.d_out, k, c.model.d_cond),
     ),
     "dcgan": Architecture(
         "images",
-        lambda c, s, k: DCGANGenerator(c.z_dim, s[0], s[1], c.width, k),
-        lambda c, s, k: DCGANDiscriminator(s[0], s[1], _d_width(c), c.d_norm, c.d_out, k, c.d_cond),
+        lambda c, s, k: DCGANGenerator(c.model.z_dim, s[0], s[1], c.model.width, k),
+        lambda c, s, k: DCGANDiscriminator(s[0], s[1], _d_width(c), c.model.d_norm, c.model.d_out, k, c.model.d_cond),
     ),
     "resnet": Architecture(
         "images",
-        lambda c, s, k: ResNetGenerator32(c.z_dim, s[0], c.width, s[1], k),
-        lambda c, s, k: ResNetDiscriminator32(s[0], _d_width(c), s[1], c.d_out, k, c.d_cond),
+        lambda c, s, k: ResNetGenerator32(c.model.z_dim, s[0], c.model.width, s[1], k),
+        lambda c, s, k: ResNetDiscriminator32(s[0], _d_width(c), s[1], c.model.d_out, k, c.model.d_cond),
+    ),
+    "biggan": Architecture(
+        "images",
+        lambda c, s, k: BigGANGenerator(s[1], s[0], c.model.z_dim, c.model.width, k, *_biggan_g(c.biggan)),
+        lambda c, s, k: BigGANDiscriminator(
+            s[1], s[0], _d_width(c), k, c.biggan.d_attention, c.model.d_out, c.biggan.init
+        ),
     ),
 }
 ARCHITECTURES = tuple(REGISTRY)
@@ -64,25 +77,34 @@ def _architecture(config: ModelConfig, data_shape: Shape) -> Architecture:
     return entry
 
 
-def build_generator(config: ModelConfig, data_shape: Shape, num_classes: int = 0) -> Generator:
+def _as_config(config: Config | ModelConfig) -> Config:
+    """A whole config; a bare ``ModelConfig`` gets default family sections."""
+    return config if isinstance(config, Config) else Config(model=config)
+
+
+def build_generator(config: Config | ModelConfig, data_shape: Shape, num_classes: int = 0) -> Generator:
     """The generator of ``config`` for samples of ``data_shape`` ((D,) vectors or (C, R, R) images), conditional
     on ``num_classes`` classes when > 0, spectrally normalised when ``model.g_spectral_norm`` (Miyato et al.
     2018; Zhang et al. 2019)."""
-    generator = _architecture(config, data_shape).generator(config, data_shape, num_classes)
-    return apply_spectral_norm(generator, config.sn_iters) if config.g_spectral_norm else generator
+    config = _as_config(config)
+    generator = _architecture(config.model, data_shape).generator(config, data_shape, num_classes)
+    return apply_spectral_norm(generator, config.model.sn_iters) if config.model.g_spectral_norm else generator
 
 
-def build_discriminator(config: ModelConfig, data_shape: Shape, num_classes: int = 0) -> Discriminator:
+def build_discriminator(config: Config | ModelConfig, data_shape: Shape, num_classes: int = 0) -> Discriminator:
     """The discriminator of ``config``; ``model.d_width`` (0: ``model.width``) sets its width, and
     ``model.spectral_norm`` normalises every weight layer (Miyato et al. 2018)."""
-    discriminator = _architecture(config, data_shape).discriminator(config, data_shape, num_classes)
-    return apply_spectral_norm(discriminator, config.sn_iters) if config.spectral_norm else discriminator
+    config = _as_config(config)
+    discriminator = _architecture(config.model, data_shape).discriminator(config, data_shape, num_classes)
+    return apply_spectral_norm(discriminator, config.model.sn_iters) if config.model.spectral_norm else discriminator
 
 
 __all__ = [
     "ARCHITECTURES",
     "REGISTRY",
     "Architecture",
+    "BigGANDiscriminator",
+    "BigGANGenerator",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "Discriminator",

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gankit.errors import GankitError
+from gankit.nn.truncation import truncated_normal
 
 D_CONDITIONING = ("projection", "concat")
 
@@ -64,9 +65,16 @@ class Generator(LabelledModule):
             return z
         return torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], dim=1)
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-        """Draw ``n`` latent codes from the standard normal prior N(0, I)."""
-        z = torch.randn(n, self.z_dim, generator=generator, device=generator.device if generator else None)
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None, device=None, truncation: float | None = None
+    ) -> torch.Tensor:
+        """Draw ``n`` latent codes from the standard normal prior N(0, I), or from the normal truncated at
+        ``truncation`` (values beyond it redrawn: BigGAN's truncation trick, Brock et al. 2019, Sec. 3.1)."""
+        where = generator.device if generator else None
+        if truncation is None:
+            z = torch.randn(n, self.z_dim, generator=generator, device=where)
+        else:
+            z = truncated_normal((n, self.z_dim), truncation, generator)
         return z.to(device) if device is not None else z
 
 
@@ -89,7 +97,7 @@ class Discriminator(LabelledModule):
         self.in_shape = tuple(in_shape)
         self.out_features = out_features
         self.conditioning = conditioning if num_classes else "none"
-        self.embed: nn.Embedding | None = None
+        self.embed: nn.Linear | None = None
 
     @property
     def input_channels(self) -> int:
@@ -108,10 +116,15 @@ class Discriminator(LabelledModule):
         return torch.cat([x, planes], dim=1)
 
     def init_projection(self, feature_dim: int) -> None:
-        """Create the class embedding of the projection discriminator for ``feature_dim``-d features."""
+        """Create the class embedding of the projection discriminator for ``feature_dim``-d features: a bias-free
+        linear map of the one-hot label, so that spectral normalisation applies to it."""
         if self.conditioning == "projection":
-            self.embed = nn.Embedding(self.num_classes, feature_dim)
+            self.embed = nn.Linear(self.num_classes, feature_dim, bias=False)
             nn.init.xavier_uniform_(self.embed.weight)
+
+    def class_embedding(self, y: torch.Tensor) -> torch.Tensor:
+        """embed(y) (N, C): column y of the projection layer's (spectrally normalised, if so) weight."""
+        return self.embed.weight.T[y]
 
     def output(
         self, h: torch.Tensor, features: torch.Tensor | None = None, y: torch.Tensor | None = None
@@ -119,8 +132,8 @@ class Discriminator(LabelledModule):
         """(N, out_features) -> (N,) logits when there is one output, else the (N, k) features; a projection
         discriminator adds ``<embed(y), features>`` (Miyato & Koyama 2018, eq. 3)."""
         h = h.flatten(1)
-        if self.embed is not None:
-            h = h + (self.embed(y) * features.flatten(1)).sum(1, keepdim=True)
+        if features is not None and self.embed is not None:
+            h = h + (self.class_embedding(y) * features.flatten(1)).sum(1, keepdim=True)
         return h.squeeze(1) if self.out_features == 1 else h
 
 

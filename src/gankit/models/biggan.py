@@ -307,10 +307,6 @@ class BigGANDiscriminator(Discriminator):
                 h = self.attention(h)
         return F.relu(h).sum(dim=(2, 3))
 
-    def class_embedding(self, y: torch.Tensor) -> torch.Tensor:
-        """embed(y) (N, C): column y of the projection layer's (spectrally normalised, if so) weight."""
-        return self.embed.weight.T[y]
-
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """linear(h) + <embed(y), h> (Miyato & Koyama 2018, eq. 3); linear(h) alone when unconditional."""
         self.check_labels(y)

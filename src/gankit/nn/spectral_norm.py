@@ -12,12 +12,13 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-NORMALIZED_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)
+NORMALIZED_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 
 
 def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Module:
-    """Spectrally normalise the weight of every Linear / Conv2d / ConvTranspose2d / Embedding (the projection
-    discriminator's class embedding, as Miyato & Koyama 2018 do) inside ``module``."""
+    """Spectrally normalise the weight of every Linear / Conv2d / ConvTranspose2d inside ``module`` (the
+    projection discriminator's class embedding is a bias-free Linear, so it is normalised as Miyato & Koyama
+    2018 do; a generator's ``nn.Embedding`` is left alone, as BigGAN leaves its shared embedding)."""
     for layer in list(module.modules()):
         if isinstance(layer, NORMALIZED_LAYERS):
             spectral_norm(layer, n_power_iterations=n_power_iterations)

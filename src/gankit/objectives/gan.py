@@ -26,6 +26,7 @@ from gankit.objectives.adversarial import (
     wasserstein_g_loss,
 )
 from gankit.objectives.base import Batch, Objective, PhaseSpec, StepContext
+from gankit.objectives.orthogonal import with_orthogonal_regularization
 from gankit.objectives.penalties import (
     add_instance_noise,
     clip_weights,
@@ -88,7 +89,8 @@ class AdversarialObjective(Objective):
         if phase == "G":
             with ctx.autocast():
                 fake = G(batch.z, batch.y_fake)
-            return self.generator_loss(D, fake, batch.y_fake, ctx)
+            loss, stats = self.generator_loss(D, fake, batch.y_fake, ctx)
+            return with_orthogonal_regularization(loss, stats, G, self.config.ortho)
         raise GankitError(f"the {self.name} objective has no phase '{phase}'")
 
     def _fake(self, G: nn.Module, batch: Batch, ctx: StepContext) -> torch.Tensor:

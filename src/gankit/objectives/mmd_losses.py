@@ -29,6 +29,7 @@ from gankit.errors import GankitError
 from gankit.mmd.estimators import mmd2
 from gankit.mmd.kernels import RadialKernel, make_kernel
 from gankit.objectives.base import Batch, Objective, PhaseSpec, StepContext
+from gankit.objectives.orthogonal import with_orthogonal_regularization
 from gankit.objectives.penalties import input_gradient, interpolate
 
 
@@ -98,7 +99,8 @@ class MMDObjective(Objective):
         if phase == "G":
             with ctx.autocast():
                 fake = G(batch.z, batch.y_fake).float()
-            return self.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real)
+            loss, stats = self.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real)
+            return with_orthogonal_regularization(loss, stats, G, self.config.ortho)
         raise GankitError(f"the {self.name} objective has no phase '{phase}'")
 
     def discriminator_loss(

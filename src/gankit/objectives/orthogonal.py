@@ -71,6 +71,17 @@ def orthogonal_regularization(module: nn.Module, beta: float) -> torch.Tensor:
     return beta * total
 
 
+def with_orthogonal_regularization(
+    loss: torch.Tensor, stats: dict[str, torch.Tensor], G: nn.Module, beta: float
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """G's ``loss`` plus :func:`orthogonal_regularization` of G when ``beta`` > 0 (``objective.ortho``, BigGAN's
+    G regulariser), with the penalty in ``stats`` under ``ortho``; unchanged when ``beta`` is 0."""
+    if beta <= 0:
+        return loss, stats
+    penalty = orthogonal_regularization(G, beta)
+    return loss + penalty, {**stats, "ortho": penalty}
+
+
 @torch.no_grad()
 def add_orthogonal_gradient_(module: nn.Module, beta: float) -> float:
     """Add the gradient of :func:`orthogonal_regularization`, 4 beta (W W^T (.) (1 - I)) W, to each

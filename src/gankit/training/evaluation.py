@@ -13,10 +13,12 @@ trajectory. A conditional generator is evaluated on labels drawn from the traini
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 
+from gankit import defaults
 from gankit.config import Config
 from gankit.defaults import MAX_TRAINING_EVAL_REAL
 from gankit.imaging import to_uint8
@@ -60,6 +62,8 @@ class PeriodicEvaluation:
         if images is None:
             images = torch.stack([dataset[i] for i in range(min(len(dataset), MAX_REAL))])
         real = images[:MAX_REAL]
+        labels = getattr(dataset, "labels", None)
+        self.real_labels = labels[:MAX_REAL] if labels is not None else None
         features = resolve_features(cfg.features, config.data.name)
         self.extractor = build_extractor(features, tuple(real.shape[1:]), cfg.inception_weights or None, device=device)
         self.n = cfg.n or len(real)
@@ -78,7 +82,28 @@ class PeriodicEvaluation:
             labels = sample_labels(self.class_frequencies, self.n, seeds.generator(self.options.seed, seeds.LABELS))
         fake = to_uint8(generate(generator, self.n, self.options.seed, labels=labels))
         fake_set = FeatureSet(*self.extractor(fake), content_hash(fake))
-        return evaluate_features(self.extractor, self.real, fake_set, self.options)
+        result = evaluate_features(self.extractor, self.real, fake_set, self.options)
+        if labels is not None:
+            result.update(self.conditional_metrics(fake_set, labels))
+        return result
+
+    def conditional_metrics(self, fake: FeatureSet, labels: torch.Tensor) -> dict[str, Any]:
+        """Sample accuracy (does a sample of class c look like c, by the extractor's classifier) and intra-FID
+        (Miyato & Koyama 2018) of a conditional generator's samples drawn for ``labels``."""
+        from gankit.metrics.conditional import intra_fid, sample_accuracy
+
+        num_classes = len(self.class_frequencies)
+        out: dict[str, Any] = {}
+        if fake.logits is not None and fake.logits.shape[1] == num_classes:
+            accuracy = sample_accuracy(fake.logits, labels, num_classes)
+            out[defaults.SAMPLE_ACCURACY] = accuracy["accuracy"]
+            out["sample_confusion"] = accuracy["confusion"]
+        if "fid" in self.options.metrics and self.real_labels is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # per-class sets are smaller than the feature dimension
+                per_class = intra_fid(self.real.features, self.real_labels, fake.features, labels, num_classes)
+            out[defaults.INTRA_FID] = per_class["intra_fid"]
+        return out
 
 
 def summary(result: dict[str, Any]) -> str:

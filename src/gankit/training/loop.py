@@ -126,9 +126,9 @@ class Trainer:
         self.num_classes = self.stream.num_classes if config.data.conditional else 0
         self.objective = build_objective(config, self._fixed_features())
         torch.manual_seed(seeds.derive_seed(seed, seeds.INIT))  # the same initial networks on every process
-        self.G = build_generator(config.model, self.stream.shape, self.num_classes).to(self.device)
+        self.G = build_generator(config, self.stream.shape, self.num_classes).to(self.device)
         self.D = (
-            build_discriminator(config.model, self.stream.shape, self.num_classes).to(self.device)
+            build_discriminator(config, self.stream.shape, self.num_classes).to(self.device)
             if self.objective.uses_discriminator
             else None
         )
