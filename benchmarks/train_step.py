@@ -44,6 +44,32 @@ SETUPS = {
     "sngan32": [*RESNET, "model.width=256", "model.spectral_norm=true", "objective.loss=hinge"],
     "wgan-gp32": [*RESNET, "model.width=128", "objective.loss=wasserstein", "objective.gp=10"],
 }
+# BigGAN-32 (CIFAR size): a plain conditional iteration (per-class conditional BN, projection D, no other trick),
+# then each trick switched on alone, and all of them together.
+BIGGAN = [
+    "model.arch=biggan",
+    "data.conditional=true",
+    "model.z_dim=128",
+    "model.width=64",
+    "model.d_width=64",
+    "objective.loss=hinge",
+    "train.n_critic=1",
+]
+BIGGAN_PLAIN = ["biggan.shared_dim=0", "biggan.hierarchical=false"]
+BIGGAN_TRICKS = {
+    "plain": BIGGAN_PLAIN,
+    "shared+skip-z": [],
+    "attention16": [*BIGGAN_PLAIN, "biggan.g_attention=16", "biggan.d_attention=16"],
+    "spectral-norm": [*BIGGAN_PLAIN, "model.spectral_norm=true", "model.g_spectral_norm=true"],
+    "ortho1e-4": [*BIGGAN_PLAIN, "objective.ortho=0.0001"],
+    "all": [
+        "biggan.g_attention=16",
+        "biggan.d_attention=16",
+        "model.spectral_norm=true",
+        "model.g_spectral_norm=true",
+        "objective.ortho=0.0001",
+    ],
+}
 MIMICRY = {"sngan32": ("sngan.sngan_32", "SNGAN"), "wgan-gp32": ("wgan_gp.wgan_gp_32", "WGANGP")}
 REGULARIZERS = {
     "plain": [],
@@ -61,7 +87,8 @@ def make_config(overrides: list[str], data: Path, batch: int):
     from gankit.config import resolve
 
     fixed = [f"data.path={data}", "data.name=npz", "data.resolution=32", f"train.batch_size={batch}"]
-    quiet = ["train.steps=1000000", "ema.enabled=false", "log.progress=false", "log.tensorboard=false"]
+    # evaluation off: a trainer used for timing loads no feature network
+    quiet = ["train.steps=1000000", "ema.enabled=false", "log.progress=false", "log.tensorboard=false", "eval.every=0"]
     optim = ["optim.beta1=0.0", "optim.beta2=0.9"]
     return resolve("digits", [*overrides, *fixed, *quiet, *optim])
 
@@ -165,10 +192,15 @@ class FlopCount(TorchDispatchMode):
 def child(setup: str, mode: str, iters: int, batch: int) -> dict:
     from gankit.training.loop import Trainer
 
-    overrides = SETUPS.get(setup) or [*DCGAN, "model.d_norm=none", *REGULARIZERS[setup.split(":")[1]]]
+    if setup.startswith("biggan32:"):
+        overrides = [*BIGGAN, *BIGGAN_TRICKS[setup.split(":")[1]]]
+    else:
+        overrides = SETUPS.get(setup) or [*DCGAN, "model.d_norm=none", *REGULARIZERS[setup.split(":")[1]]]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.npz"
-        np.savez(data, x=np.random.default_rng(0).integers(0, 256, (batch * 8, 32, 32, 3), dtype=np.uint8))
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, (batch * 8, 32, 32, 3), dtype=np.uint8)
+        np.savez(data, x=images, y=rng.integers(0, 10, len(images)))
         trainer = Trainer(make_config(overrides, data, batch), Path(tmp) / "run")
         real = trainer.stream.next()[0]
         n_critic = trainer.config.train.n_critic
@@ -219,7 +251,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=3, help="timed iterations per measurement (default 3)")
     parser.add_argument("--reg-iters", type=int, default=10, help="timed iterations per regulariser (default 10)")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--only", default=",".join([*SETUPS, "regularizers"]), help="subset of setups")
+    parser.add_argument("--only", default=",".join([*SETUPS, "regularizers", "biggan"]), help="subset of setups")
     parser.add_argument("--child", nargs=2, metavar=("SETUP", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -251,6 +283,13 @@ def main() -> None:
             r = run_child(f"dcgan32:{name}", "gankit", args.reg_iters, args.batch)
             plain = plain or r["seconds"]
             print(f"{name:<14} {r['seconds']:8.3f} s/iter  x{r['seconds'] / plain:.2f}")
+    if "biggan" in chosen:
+        print("\nBigGAN-32 tricks, time per iteration relative to the plain conditional iteration (cBN + projection D)")
+        plain = None
+        for name in BIGGAN_TRICKS:
+            r = run_child(f"biggan32:{name}", "gankit", args.reg_iters, args.batch)
+            plain = plain or r["seconds"]
+            print(f"{name:<14} {r['seconds']:8.3f} s/iter {r['images_per_s']:8.1f} img/s  x{r['seconds'] / plain:.2f}")
 
 
 if __name__ == "__main__":

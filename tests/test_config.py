@@ -78,3 +78,39 @@ def test_round_trip_through_dict():
 def test_unknown_top_level_key_in_dict():
     with pytest.raises(GankitError, match="unknown config key 'bogus'"):
         config_from_dict({"bogus": 1})
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides", "message"),
+    [
+        ("digits-mmdgan", ["objective.r1=10"], "objective.r1 is set but objective.loss=mmdgan ignores it"),
+        ("digits-gmmn", ["objective.gp=1"], "objective.gp is set but objective.loss=gmmn"),
+        ("digits", ["mmd.kernel=gaussian"], "mmd.kernel is set but objective.loss=ns ignores it"),
+        ("digits", ["model.depth=5"], "model.depth is set but model.arch=dcgan"),
+        ("digits", ["biggan.shared_dim=64"], "biggan.shared_dim is set but model.arch=dcgan"),
+        ("digits", ["train.batch_size=30", "train.accumulate=4"], "not divisible by train.accumulate=4"),
+    ],
+)
+def test_keys_the_family_ignores_are_refused(preset, overrides, message):
+    with pytest.raises(GankitError, match=message):
+        resolve(preset, overrides)
+
+
+def test_ema_half_life_gives_the_per_step_decay():
+    from gankit.config import EMAConfig
+
+    ema = EMAConfig(half_life_images=10_000)
+    assert ema.decay(32) ** (10_000 / 32) == pytest.approx(0.5, rel=1e-12)
+    assert ema.decay(64) == pytest.approx(ema.decay(32) ** 2, rel=1e-12)
+
+
+def test_a_v1_checkpoint_config_is_migrated():
+    from gankit.config import config_from_checkpoint
+
+    old = Config().to_dict()
+    old["objective"].update(kernel="gaussian", bandwidths=[2.0])
+    del old["mmd"]
+    old["ema"] = {"enabled": True, "decay": 0.999, "start": 0}
+    config = config_from_checkpoint({"config": old})
+    assert config.mmd.kernel == "gaussian" and config.mmd.bandwidths == [2.0]
+    assert config.ema.decay(config.train.batch_size) == pytest.approx(0.999, rel=1e-12)

@@ -81,3 +81,38 @@ def test_foreign_file_is_rejected(tmp_path):
     torch.save({"state_dict": {}}, path)
     with pytest.raises(GankitError, match="not a gankit checkpoint"):
         checkpoint_io.load(path)
+
+
+def test_newest_readable_skips_a_damaged_checkpoint_and_moves_it_aside(tmp_path):
+    folder = tmp_path / "checkpoints"
+    for step in (2, 4):
+        checkpoint_io.save_atomic({"format": checkpoint_io.FORMAT, "step": step}, folder / f"step-{step:06d}.pt")
+    newest = folder / "step-000004.pt"
+    newest.write_bytes(newest.read_bytes()[:100])  # a write cut short by a full disk
+    found = checkpoint_io.newest_readable(tmp_path)
+    assert found.path.name == "step-000002.pt" and found.state["step"] == 2
+    assert not newest.exists() and (folder / "step-000004.pt.damaged").is_file()
+    assert "skipped step-000004.pt" in found.skipped[0] and "truncated" in found.skipped[0]
+    assert "step-000004.pt.damaged" in found.skipped[0]
+    # a checkpoint file is accepted as well as a run directory
+    assert checkpoint_io.newest_readable(folder / "step-000002.pt").state["step"] == 2
+
+
+def test_a_checkpoint_that_runs_code_is_refused_with_the_name_of_what_it_calls(tmp_path):
+    import os
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "checkpoints" / "step-000001.pt"
+    path.parent.mkdir()
+    torch.save({"format": checkpoint_io.FORMAT, "step": 1, "x": Evil()}, path)
+    with pytest.raises(GankitError, match=r"refers to posix\.system, which is not read") as info:
+        checkpoint_io.load(path)
+    assert "\n" not in str(info.value) and "Re-running" not in str(info.value)
+    assert not marker.exists()
+    with pytest.raises(GankitError, match="no checkpoint of .* is readable"):
+        checkpoint_io.newest_readable(tmp_path)

@@ -163,3 +163,24 @@ def test_ema_before_and_after_start(tmp_path):
     trainer.train_step()
     for old, p_ema, p in zip(before, trainer.G_ema.parameters(), trainer.G.parameters(), strict=True):
         torch.testing.assert_close(p_ema, 0.5 * old + 0.5 * p, rtol=0, atol=1e-7)
+
+
+def test_resume_skips_a_damaged_newest_checkpoint_and_says_so(tmp_path, capsys):
+    from gankit.cli import main
+
+    trainer = Trainer(tiny("digits", "train.steps=6", "log.ckpt_every=2", "eval.every=0"), tmp_path)
+    trainer.fit()
+    newest = tmp_path / "checkpoints" / "step-000006.pt"
+    newest.write_bytes(b"not a checkpoint")
+    assert main(["train", "--resume", str(tmp_path), "train.steps=8", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped step-000006.pt" in out and "resuming from" in out and "step-000004.pt (step 4)" in out
+    assert (tmp_path / "checkpoints" / "step-000006.pt.damaged").is_file()
+    assert (tmp_path / "checkpoints" / "step-000008.pt").is_file()
+
+
+def test_resume_from_a_checkpoint_file(tmp_path):
+    trainer = Trainer(tiny("digits", "train.steps=6", "log.ckpt_every=2", "eval.every=0"), tmp_path)
+    trainer.fit()
+    resumed = Trainer.resume(tmp_path / "checkpoints" / "step-000004.pt")
+    assert resumed.step == 4 and resumed.run_dir == tmp_path
