@@ -41,5 +41,13 @@ def load_baseline(path: str | Path) -> DensityBaseline:
         raise GankitError(f"{path}: the {kind} baseline file lacks {exc}; fit it again") from exc
 
 
-__all__ = ["BASELINES", "PPCA", "DensityBaseline", "Gaussian", "GaussianMixture", "Imputation", "build_baseline",
-           "load_baseline"]
+__all__ = [
+    "BASELINES",
+    "PPCA",
+    "DensityBaseline",
+    "Gaussian",
+    "GaussianMixture",
+    "Imputation",
+    "build_baseline",
+    "load_baseline",
+]

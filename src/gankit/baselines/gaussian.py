@@ -158,9 +158,12 @@ class Gaussian(GaussianFamily):
         return {"ridge": self.ridge}
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {"mean": self.mean, "covariance": self._covariance, "ridge": torch.tensor([self.fitted_ridge])}
+        return {
+            "mean": self.mean,
+            "covariance": self._covariance,
+            "ridge": torch.tensor([self.fitted_ridge], dtype=torch.float64),
+        }
 
     def _restore(self, tensors: dict[str, torch.Tensor]) -> None:
         self.mean, self._covariance = tensors["mean"].double(), tensors["covariance"].double()
         self.fitted_ridge, self._factor = float(tensors["ridge"][0]), None
-

@@ -122,7 +122,7 @@ class GaussianMixture(DensityBaseline):
             "weights": self.weights,
             "means": self.means,
             "covariances": self.covariances,
-            "ridge": torch.tensor([self.fitted_ridge]),
+            "ridge": torch.tensor([self.fitted_ridge], dtype=torch.float64),
             "converged": torch.tensor([self.converged]),
         }
 

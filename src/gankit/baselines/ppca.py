@@ -15,6 +15,7 @@ never forming the D x D matrix; only imputation builds it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -49,10 +50,8 @@ class PPCA(GaussianFamily):
         ridge = default_ridge(self.ridge, total, dim, self.pixels)
         discarded = max(total - float(eigenvalues[:k].sum()), 0.0)
         noise = discarded / (dim - k) + ridge
-        if not noise > 0:
-            raise GankitError(
-                f"ppca: the data have rank <= {k}, so sigma^2 = 0; use fewer components or a ridge > 0"
-            )
+        if not noise > 1e-12 * total / dim:
+            raise GankitError(f"ppca: the data have rank <= {k}, so sigma^2 = 0; use fewer components or a ridge > 0")
         self.basis = right[:k].T.contiguous()
         self.eigenvalues = eigenvalues[:k] + ridge
         self.noise_variance = noise
@@ -77,7 +76,7 @@ class PPCA(GaussianFamily):
         projected = diff @ self.basis
         inside = (projected**2 / self.eigenvalues).sum(1)
         outside = ((diff - projected @ self.basis.T) ** 2).sum(1) / self.noise_variance
-        log_det = torch.log(self.eigenvalues).sum() + (dim - k) * torch.log(torch.tensor(self.noise_variance))
+        log_det = torch.log(self.eigenvalues).sum() + (dim - k) * math.log(self.noise_variance)
         return -0.5 * (inside + outside + log_det + dim * LOG_2PI)
 
     def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -93,8 +92,8 @@ class PPCA(GaussianFamily):
             "mean": self.mean,
             "basis": self.basis,
             "eigenvalues": self.eigenvalues,
-            "noise_variance": torch.tensor([self.noise_variance]),
-            "ridge": torch.tensor([self.fitted_ridge]),
+            "noise_variance": torch.tensor([self.noise_variance], dtype=torch.float64),
+            "ridge": torch.tensor([self.fitted_ridge], dtype=torch.float64),
         }
 
     def _restore(self, tensors: dict[str, torch.Tensor]) -> None:
