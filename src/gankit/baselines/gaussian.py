@@ -115,6 +115,7 @@ class Gaussian(GaussianFamily):
         self.ridge = ridge
         self.fitted_ridge: float | None = None
         self._factor: torch.Tensor | None = None
+        self._precision_trace: float | None = None
 
     @classmethod
     def from_moments(cls, mean: torch.Tensor, covariance: torch.Tensor) -> Gaussian:
@@ -130,7 +131,7 @@ class Gaussian(GaussianFamily):
         sample_cov = centred.T @ centred / len(vectors)
         self.fitted_ridge = default_ridge(self.ridge, float(sample_cov.trace()), vectors.shape[1], self.pixels)
         self._covariance = sample_cov + self.fitted_ridge * torch.eye(vectors.shape[1], dtype=torch.float64)
-        self._factor = cholesky(self._covariance)
+        self._factor, self._precision_trace = cholesky(self._covariance), None
 
     def covariance(self) -> torch.Tensor:
         return self._covariance
@@ -142,10 +143,11 @@ class Gaussian(GaussianFamily):
         return self._factor
 
     def precision_trace(self) -> float:
-        inverse_factor = torch.linalg.solve_triangular(
-            self.factor(), torch.eye(len(self.mean), dtype=torch.float64), upper=False
-        )
-        return float((inverse_factor**2).sum())
+        if self._precision_trace is None:
+            identity = torch.eye(len(self.mean), dtype=torch.float64)
+            inverse_factor = torch.linalg.solve_triangular(self.factor(), identity, upper=False)
+            self._precision_trace = float((inverse_factor**2).sum())
+        return self._precision_trace
 
     def _log_likelihood(self, vectors: torch.Tensor) -> torch.Tensor:
         return gaussian_log_density(vectors, self.mean, self.factor())
@@ -166,4 +168,4 @@ class Gaussian(GaussianFamily):
 
     def _restore(self, tensors: dict[str, torch.Tensor]) -> None:
         self.mean, self._covariance = tensors["mean"].double(), tensors["covariance"].double()
-        self.fitted_ridge, self._factor = float(tensors["ridge"][0]), None
+        self.fitted_ridge, self._factor, self._precision_trace = float(tensors["ridge"][0]), None, None
