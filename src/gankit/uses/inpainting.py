@@ -266,11 +266,12 @@ def fill_latent(
 def fill_gaussian(
     model: DensityBaseline, images: torch.Tensor, visible: torch.Tensor, *, sample: bool = False, rng=None
 ) -> torch.Tensor:
-    """The Gaussian (or mixture) conditional mean of the hidden pixels, or a draw from the conditional."""
+    """The Gaussian (or mixture) conditional mean of the hidden pixels, or a draw from the conditional,
+    clamped to the pixel range [-1, 1] like a generator's output."""
     truth = as_unit_images(images)
     visible = check_mask(visible, tuple(truth.shape[1:]), len(truth))
     imputation = model.conditional(truth, visible)
-    return imputation.sample(rng) if sample else imputation.mean
+    return (imputation.sample(rng) if sample else imputation.mean).clamp(-1, 1)
 
 
 # -- measuring the fills ----------------------------------------------------------------------------------
@@ -334,11 +335,13 @@ def compare_fills(truth: torch.Tensor, visible: torch.Tensor, fills: dict[str, t
 
 
 def inpainting_figure(
-    truth: torch.Tensor, visible: torch.Tensor, fills: dict[str, torch.Tensor], count: int = 8
+    truth: torch.Tensor, visible: torch.Tensor, fills: dict[str, torch.Tensor], count: int = 8, scale: int = 1
 ) -> np.ndarray:
-    """A grid with one row per kind: masked input (hidden pixels grey), each fill in order, then the truth."""
+    """A grid with one row per kind: masked input (hidden pixels grey), each fill in order, then the truth;
+    ``scale`` enlarges every pixel to a ``scale`` x ``scale`` block."""
     truth = as_unit_images(truth)[:count]
     mask = visible if visible.ndim == 3 else visible[:count]
     masked = torch.where(mask.expand_as(truth), truth, torch.zeros_like(truth))
-    rows = [masked, *(as_unit_images(f)[:count] for f in fills.values()), truth]
-    return grid_image(torch.cat(rows), nrow=len(truth))
+    rows = torch.cat([masked, *(as_unit_images(f)[:count] for f in fills.values()), truth])
+    rows = rows.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+    return grid_image(rows, nrow=len(truth))
