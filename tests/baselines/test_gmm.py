@@ -4,6 +4,7 @@ numerical integration."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from scipy.integrate import quad
 from scipy.stats import multivariate_normal
@@ -68,3 +69,12 @@ def test_conditional_mean_equals_numerical_integration():
             [model.conditional(query.expand(20000, 2).clone(), visible).sample(torch.Generator().manual_seed(1))]
         )
         assert abs(float(draws[:, 1].double().mean()) - expected) < 0.05
+
+
+def test_monte_carlo_bits_per_dim_of_one_component_equal_the_gaussians_exact_value():
+    g = torch.Generator().manual_seed(4)
+    images = torch.randint(80, 180, (300, 1, 2, 2), generator=g, dtype=torch.uint8)
+    mixture, gaussian = GaussianMixture(1).fit(images), Gaussian().fit(images)
+    copies = images[:1].expand(20000, -1, -1, -1)
+    monte_carlo = float(mixture.bits_per_dim(copies, torch.Generator().manual_seed(0)).mean())
+    assert monte_carlo == pytest.approx(float(gaussian.bits_per_dim(images[:1])), abs=2e-3)
