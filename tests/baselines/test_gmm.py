@@ -72,9 +72,11 @@ def test_conditional_mean_equals_numerical_integration():
 
 
 def test_monte_carlo_bits_per_dim_of_one_component_equal_the_gaussians_exact_value():
+    # pixels of two adjacent levels: the data variance is comparable to the dequantisation noise's, so a
+    # wrongly scaled noise moves bits/dim by ~0.1
     g = torch.Generator().manual_seed(4)
-    images = torch.randint(80, 180, (300, 1, 2, 2), generator=g, dtype=torch.uint8)
+    images = torch.randint(127, 129, (300, 1, 2, 2), generator=g, dtype=torch.uint8)
     mixture, gaussian = GaussianMixture(1).fit(images), Gaussian().fit(images)
     copies = images[:1].expand(20000, -1, -1, -1)
     monte_carlo = float(mixture.bits_per_dim(copies, torch.Generator().manual_seed(0)).mean())
-    assert monte_carlo == pytest.approx(float(gaussian.bits_per_dim(images[:1])), abs=2e-3)
+    assert monte_carlo == pytest.approx(float(gaussian.bits_per_dim(images[:1])), abs=0.02)
