@@ -162,9 +162,11 @@ class DensityBaseline(ABC):
     # -- the public interface -----------------------------------------------------------------------
     @property
     def dim(self) -> int:
+        """Number of modelled values per sample (C*H*W for images)."""
         return math.prod(self.require_fitted())
 
     def require_fitted(self) -> tuple[int, ...]:
+        """The fitted sample shape, or a one-line error if the model was never fitted."""
         if self.shape is None:
             raise GankitError(f"the {self.kind} baseline is not fitted yet; call fit(data) or load a saved one")
         return self.shape

@@ -134,6 +134,7 @@ class Gaussian(GaussianFamily):
         self._factor, self._precision_trace = cholesky(self._covariance), None
 
     def covariance(self) -> torch.Tensor:
+        """The fitted (D, D) covariance S + r I."""
         return self._covariance
 
     def factor(self) -> torch.Tensor:
@@ -143,6 +144,7 @@ class Gaussian(GaussianFamily):
         return self._factor
 
     def precision_trace(self) -> float:
+        """tr(Sigma^{-1}) = ||L^{-1}||_F^2 from the Cholesky factor (cached)."""
         if self._precision_trace is None:
             identity = torch.eye(len(self.mean), dtype=torch.float64)
             inverse_factor = torch.linalg.solve_triangular(self.factor(), identity, upper=False)
@@ -157,9 +159,11 @@ class Gaussian(GaussianFamily):
         return self.mean + noise @ self.factor().T
 
     def hyperparameters(self) -> dict[str, Any]:
+        """The constructor arguments (stored in the file header)."""
         return {"ridge": self.ridge}
 
     def tensors(self) -> dict[str, torch.Tensor]:
+        """The fitted parameters, float64, as stored in the file."""
         return {
             "mean": self.mean,
             "covariance": self._covariance,

@@ -115,9 +115,11 @@ class GaussianMixture(DensityBaseline):
         return filled, None, sampler
 
     def hyperparameters(self) -> dict[str, Any]:
+        """The constructor arguments (stored in the file header)."""
         return {"components": self.components, "ridge": self.ridge, "seed": self.seed, "max_iter": self.max_iter}
 
     def tensors(self) -> dict[str, torch.Tensor]:
+        """The fitted parameters, float64, as stored in the file."""
         return {
             "weights": self.weights,
             "means": self.means,

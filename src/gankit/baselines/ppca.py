@@ -63,10 +63,12 @@ class PPCA(GaussianFamily):
         return self.basis * (self.eigenvalues - self.noise_variance).clamp_min(0).sqrt()
 
     def covariance(self) -> torch.Tensor:
+        """The (D, D) matrix W W^T + sigma^2 I (built only for imputation)."""
         weight = self.weight
         return weight @ weight.T + self.noise_variance * torch.eye(len(self.mean), dtype=torch.float64)
 
     def precision_trace(self) -> float:
+        """tr(C^{-1}) = sum 1 / L_k + (D - k) / sigma^2."""
         dim, k = len(self.mean), self.components
         return float((1 / self.eigenvalues).sum()) + (dim - k) / self.noise_variance
 
@@ -85,9 +87,11 @@ class PPCA(GaussianFamily):
         return self.mean + latent @ self.weight.T + self.noise_variance**0.5 * noise
 
     def hyperparameters(self) -> dict[str, Any]:
+        """The constructor arguments (stored in the file header)."""
         return {"components": self.components, "ridge": self.ridge}
 
     def tensors(self) -> dict[str, torch.Tensor]:
+        """The fitted parameters, float64, as stored in the file."""
         return {
             "mean": self.mean,
             "basis": self.basis,

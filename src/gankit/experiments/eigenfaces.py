@@ -34,6 +34,7 @@ SAMPLE_KS = (10, 50)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The experiment's options (``--out`` and ``--json`` come from the CLI)."""
     parser.add_argument(
         "--components", type=int, default=100, help="eigen-images for the last row of samples (default 100, max 399)"
     )
@@ -65,6 +66,7 @@ def held_out_bits(images: torch.Tensor, labels: torch.Tensor, ks: list[int]) -> 
 
 
 def variance_figure(eigenfaces: Eigenfaces, path: Path) -> None:
+    """The cumulative explained-variance curve with the 90% and 95% points marked, as a PNG."""
     import matplotlib.pyplot as plt
 
     cumulative = torch.cumsum(eigenfaces.explained_variance_ratio, 0).numpy()
