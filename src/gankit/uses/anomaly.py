@@ -49,6 +49,8 @@ DISCRIMINATIONS = ("features", "logits")
 # The paper's Table 1 has MNIST and CIFAR-10 only (no Fashion-MNIST). Their training set is every
 # training image of the normal digit in the 60,000-image training split (about 6,000), preprocessed by
 # global contrast normalisation (l1) and min-max scaling; AnoGAN and Deep SVDD use a LeNet-type network.
+# Provenance: transcribed from the paper; the Deep SVDD column matches an independent reproduction that quotes
+# it, the KDE and AnoGAN columns could not be checked against a second copy here (compare with the PDF).
 RUFF2018_CITATION = (
     "L. Ruff, R. A. Vandermeulen, N. Goernitz, L. Deecke, S. A. Siddiqui, A. Binder, E. Mueller, M. Kloft, "
     "Deep One-Class Classification, ICML 2018, PMLR 80:4393-4402, Table 1 (MNIST, mean AUROC % over 10 seeds)"
