@@ -13,7 +13,6 @@ leaves a partial file behind.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import urllib.error
@@ -25,6 +24,7 @@ import torch
 
 from gankit.data.named import dataset_folder
 from gankit.errors import GankitError
+from gankit.runtime.files import sha256_of
 
 FACES_URL = "https://cs.nyu.edu/~roweis/data/olivettifaces.mat"
 FACES_FILE = "olivettifaces.mat"
@@ -32,15 +32,6 @@ FACES_SHA256 = "b1988d02c72fe5b8ee82b5ef3bb7982eafc74f1e1ff0ae0ade35061ad0af534d
 FACES_SHAPE = (400, 1, 64, 64)
 PEOPLE = 40
 TIMEOUT_S = 60
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _how_to_place(folder: Path) -> str:
@@ -58,7 +49,7 @@ def download_faces(folder: Path) -> Path:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(FACES_URL, timeout=TIMEOUT_S) as response:
             for block in iter(lambda: response.read(1 << 20), b""):
                 out.write(block)
-        if sha256(Path(tmp)) != FACES_SHA256:
+        if sha256_of(Path(tmp)) != FACES_SHA256:
             raise GankitError(f"faces: the file from {FACES_URL} fails its SHA-256 check; {_how_to_place(folder)}")
         os.replace(tmp, folder / FACES_FILE)
     except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -78,7 +69,7 @@ def faces_file(root: str | Path | None = None, download: bool = True) -> Path:
         if not download:
             raise GankitError(f"faces: {path} is missing and downloading is off; {_how_to_place(folder)}")
         download_faces(folder)
-    if sha256(path) != FACES_SHA256:
+    if sha256_of(path) != FACES_SHA256:
         raise GankitError(f"faces: {path} fails its SHA-256 check (not the original file); delete it and run again")
     return path
 

@@ -20,9 +20,10 @@ from gankit.errors import GankitError
 from gankit.metrics.features.base import FeatureExtractor
 from gankit.metrics.features.inception_fast import FastFIDInception
 from gankit.metrics.features.inception_net import INPUT_SIZE, POOL_DIM, FIDInceptionV3
-from gankit.metrics.features.inception_weights import default_weights_path, load_state_dict, sha256_of
+from gankit.metrics.features.inception_weights import default_weights_path, load_state_dict
 from gankit.metrics.features.resize import check_resize_method
 from gankit.metrics.features.resize import resize as resize_images
+from gankit.runtime.files import sha256_of
 
 
 def build_network(state: dict[str, torch.Tensor], path: Path | str = "weights") -> tuple[FIDInceptionV3, bool]:

@@ -17,7 +17,6 @@ downloaded there from pytorch-fid's release and checked against its SHA-256.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 import zipfile
@@ -27,6 +26,7 @@ import torch
 
 from gankit.errors import GankitError
 from gankit.metrics.features.inception_net import BLOCK_NAMES, STEM_NAMES
+from gankit.runtime.files import sha256_of
 from gankit.runtime.home import gankit_home
 
 STANDARD_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -105,15 +105,6 @@ def torchscript_to_standard(tensors: dict[str, torch.Tensor]) -> dict[str, torch
         state[f"{std}.bn.running_mean"] = mean.float()
         state[f"{std}.bn.running_var"] = var.float()
     return state
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _is_torchscript(path: Path) -> bool:
