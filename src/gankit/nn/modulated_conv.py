@@ -1,0 +1,126 @@
+"""Weight modulation and demodulation (Karras et al., CVPR 2020, "StyleGAN2", Sec. 2.2, eq. 1-3).
+
+For sample n with style s_n (one scale per input channel) and a shared kernel w:
+
+- modulation (eq. 1): w'_{n,o,i,k} = s_{n,i} * w_{o,i,k};
+- demodulation (eq. 3): w''_{n,o,i,k} = w'_{n,o,i,k} / sqrt(sum_{i,k} w'_{n,o,i,k}^2 + eps), so each
+  output channel of each sample's kernel has unit L2 norm (the output has unit standard deviation
+  for unit-variance i.i.d. inputs, eq. 2).
+
+A batch of N different styles runs as ONE grouped convolution: the N per-sample kernels are stacked
+into an (N * out, in, k, k) kernel and the input is reshaped to (1, N * in, H, W) with ``groups=N``
+(the paper's Appendix B implementation).
+
+Up-sampling (``up=True``): the input is first up-sampled 2x bilinearly and then convolved at the
+output resolution. Bilinear 2x up-sampling (``align_corners=False``) is exactly StyleGAN2's separable
+[1, 3, 3, 1] FIR up-sampling filter inside the image (weights 3/4 and 1/4 to the two nearest input
+pixels); the two differ only at the border, where bilinear repeats the edge pixel and the FIR filter pads
+with zeros. Since convolution and filtering commute, "up-sample, then convolve" computes the same function
+as the paper's "transposed convolution, then FIR filter", without a custom kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gankit.errors import GankitError
+from gankit.nn.equalized import EqualizedLinear
+
+DEMOD_EPS = 1e-8
+
+
+def upsample_2x(x: torch.Tensor) -> torch.Tensor:
+    """2x bilinear up-sampling: StyleGAN2's [1, 3, 3, 1] FIR up-sampling away from the border (see module doc)."""
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    demodulate: bool = True,
+    up: bool = False,
+) -> torch.Tensor:
+    """Convolve each sample of ``x`` with its own modulated (and demodulated) kernel, as one grouped convolution.
+
+    Implements StyleGAN2 (Karras et al. 2020) Sec. 2.2, eq. 1 (modulation) and eq. 3 (demodulation).
+
+    Args:
+        x: (N, in, H, W) input.
+        weight: (out, in, k, k) shared kernel, k odd ('same' padding).
+        styles: (N, in) per-sample input-channel scales s.
+        demodulate: normalise each output channel of each sample's kernel to unit L2 norm (eq. 3).
+        up: up-sample the input 2x (bilinear) before the convolution.
+
+    Returns:
+        (N, out, H, W), or (N, out, 2H, 2W) when ``up``.
+    """
+    if x.ndim != 4 or weight.ndim != 4 or styles.ndim != 2:
+        raise GankitError(
+            f"modulated_conv2d needs x (N, in, H, W), weight (out, in, k, k), styles (N, in); got "
+            f"{tuple(x.shape)}, {tuple(weight.shape)}, {tuple(styles.shape)}"
+        )
+    n, cin = x.shape[:2]
+    cout, k = weight.shape[0], weight.shape[-1]
+    if weight.shape[1] != cin or styles.shape != (n, cin):
+        raise GankitError(
+            f"modulated_conv2d: x has {cin} channels and batch {n}, so weight must be (out, {cin}, k, k) and "
+            f"styles ({n}, {cin}); got {tuple(weight.shape)} and {tuple(styles.shape)}"
+        )
+    w = weight.unsqueeze(0) * styles[:, None, :, None, None]  # (N, out, in, k, k), eq. 1
+    if demodulate:
+        w = w * torch.rsqrt(w.square().sum(dim=(2, 3, 4), keepdim=True) + DEMOD_EPS)  # eq. 3
+    if up:
+        x = upsample_2x(x)
+    h, wd = x.shape[-2:]
+    out = F.conv2d(x.reshape(1, n * cin, h, wd), w.reshape(n * cout, cin, k, k), padding=k // 2, groups=n)
+    return out.reshape(n, cout, h, wd)
+
+
+class ModulatedConv2d(nn.Module):
+    """A StyleGAN2 modulated convolution: a learned affine map w -> styles s (initialised to 1, Karras et al.
+    2019 Sec. 2), then :func:`modulated_conv2d` with an equalized-learning-rate kernel (stored ~ N(0, 1),
+    used times 1 / sqrt(in * k * k)). No bias, noise or activation: :class:`gankit.models.stylegan` adds them.
+
+    Args:
+        in_channels, out_channels, kernel_size: sizes (kernel odd).
+        w_dim: size of the intermediate latent w that the styles are computed from.
+        demodulate: True in the synthesis convolutions, False in the toRGB layers.
+        up: up-sample the input 2x (bilinear) first.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        w_dim: int,
+        demodulate: bool = True,
+        up: bool = False,
+    ) -> None:
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise GankitError(f"kernel_size must be odd and >= 1, got {kernel_size}")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.demodulate, self.up = demodulate, up
+        self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+
+    def styles(self, w: torch.Tensor) -> torch.Tensor:
+        """The per-sample input-channel scales s = A(w), (N, in_channels)."""
+        return self.affine(w)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """x (N, in, H, W) and w (N, w_dim) -> (N, out, H, W), or (N, out, 2H, 2W) when ``up``."""
+        return modulated_conv2d(x, self.weight * self.weight_gain, self.styles(w), self.demodulate, self.up)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"demodulate={self.demodulate}, up={self.up}"
+        )
