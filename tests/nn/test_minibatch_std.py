@@ -28,7 +28,8 @@ def test_matches_the_explicit_formula(n, group_size, num_features):
     x = torch.randn(n, 6, 3, 5, generator=torch.Generator().manual_seed(n))
     out = minibatch_stddev(x, group_size, num_features)
     assert out.shape == (n, 6 + num_features, 3, 5)
-    np.testing.assert_allclose(out.numpy(), explicit_minibatch_std(x.double().numpy(), group_size, num_features), atol=1e-5)
+    ref = explicit_minibatch_std(x.double().numpy(), group_size, num_features)
+    np.testing.assert_allclose(out.numpy(), ref, atol=1e-5)
 
 
 def test_module_and_gradient_flow():

@@ -23,15 +23,16 @@ def explicit_modulated_conv(x, weight, styles, demodulate, up):
     return torch.cat(outputs)
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("demodulate", [True, False])
 @pytest.mark.parametrize("up", [False, True])
 @pytest.mark.parametrize("kernel", [1, 3])
-def test_grouped_convolution_equals_the_explicit_per_sample_formula(demodulate, up, kernel):
+def test_modulated_convolution_equals_the_explicit_per_sample_formula(demodulate, up, kernel, fused):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(5, 6, 8, 8, generator=g)
     weight = torch.randn(4, 6, kernel, kernel, generator=g)
     styles = torch.randn(5, 6, generator=g) + 1
-    out = modulated_conv2d(x, weight, styles, demodulate=demodulate, up=up)
+    out = modulated_conv2d(x, weight, styles, demodulate=demodulate, up=up, fused=fused)
     ref = explicit_modulated_conv(x, weight, styles, demodulate, up)
     assert out.shape == ((5, 4, 16, 16) if up else (5, 4, 8, 8))
     torch.testing.assert_close(out.double(), ref, rtol=0, atol=1e-5)
@@ -48,6 +49,8 @@ def test_a_batch_of_styles_runs_as_one_grouped_convolution(monkeypatch):
     monkeypatch.setattr(F, "conv2d", counting_conv2d)
     modulated_conv2d(torch.randn(7, 3, 4, 4), torch.randn(2, 3, 3, 3), torch.randn(7, 3))
     assert calls == [7]
+    modulated_conv2d(torch.randn(7, 3, 4, 4), torch.randn(2, 3, 3, 3), torch.randn(7, 3), fused=False)
+    assert calls == [7, 1]
 
 
 def test_demodulated_output_has_unit_variance_for_unit_variance_inputs():
@@ -76,11 +79,12 @@ def test_bilinear_upsampling_is_the_fir_filter_away_from_the_border():
     assert not torch.allclose(up[:, :, 0], fir[:, :, 0])  # borders differ: edge repeat vs zero padding
 
 
-def test_module_kernel_scale_cancels_with_demodulation_and_not_without():
+@pytest.mark.parametrize("fused", [True, False])
+def test_module_kernel_scale_cancels_with_demodulation_and_not_without(fused):
     torch.manual_seed(3)
     x, w = torch.randn(2, 8, 4, 4), torch.randn(2, 16)
     for demodulate in (True, False):
-        layer = ModulatedConv2d(8, 4, 3, w_dim=16, demodulate=demodulate)
+        layer = ModulatedConv2d(8, 4, 3, w_dim=16, demodulate=demodulate, fused=fused)
         before = layer(x, w)
         with torch.no_grad():
             layer.weight.mul_(3.0)

@@ -9,7 +9,10 @@ For sample n with style s_n (one scale per input channel) and a shared kernel w:
 
 A batch of N different styles runs as ONE grouped convolution: the N per-sample kernels are stacked
 into an (N * out, in, k, k) kernel and the input is reshaped to (1, N * in, H, W) with ``groups=N``
-(the paper's Appendix B implementation).
+(the paper's Appendix B implementation). ``fused=False`` computes the same function the other way round,
+as StyleGAN2-ADA does during training: scale the input channels by s, convolve with the shared kernel,
+and scale each output channel by the demodulation coefficient 1 / sqrt(sum_i s_i^2 sum_k w_{o,i,k}^2);
+it is one ordinary convolution too, and faster on CPUs at small feature maps.
 
 Up-sampling (``up=True``): the input is first up-sampled 2x bilinearly and then convolved at the
 output resolution. Bilinear 2x up-sampling (``align_corners=False``) is exactly StyleGAN2's separable
@@ -44,6 +47,7 @@ def modulated_conv2d(
     styles: torch.Tensor,
     demodulate: bool = True,
     up: bool = False,
+    fused: bool = True,
 ) -> torch.Tensor:
     """Convolve each sample of ``x`` with its own modulated (and demodulated) kernel, as one grouped convolution.
 
@@ -55,6 +59,8 @@ def modulated_conv2d(
         styles: (N, in) per-sample input-channel scales s.
         demodulate: normalise each output channel of each sample's kernel to unit L2 norm (eq. 3).
         up: up-sample the input 2x (bilinear) before the convolution.
+        fused: one grouped convolution with per-sample kernels (True), or the equivalent input/output scaling
+            around one shared-kernel convolution (False).
 
     Returns:
         (N, out, H, W), or (N, out, 2H, 2W) when ``up``.
@@ -71,6 +77,15 @@ def modulated_conv2d(
             f"modulated_conv2d: x has {cin} channels and batch {n}, so weight must be (out, {cin}, k, k) and "
             f"styles ({n}, {cin}); got {tuple(weight.shape)} and {tuple(styles.shape)}"
         )
+    if not fused:
+        x = x * styles[:, :, None, None]  # eq. 1 applied to the input instead of the kernel
+        if up:
+            x = upsample_2x(x)
+        out = F.conv2d(x, weight, padding=k // 2)
+        if demodulate:  # eq. 3: sum_{i,k} (s_i w_{o,i,k})^2 = sum_i s_i^2 sum_k w_{o,i,k}^2
+            dcoefs = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).T + DEMOD_EPS)
+            out = out * dcoefs[:, :, None, None]
+        return out
     w = weight.unsqueeze(0) * styles[:, None, :, None, None]  # (N, out, in, k, k), eq. 1
     if demodulate:
         w = w * torch.rsqrt(w.square().sum(dim=(2, 3, 4), keepdim=True) + DEMOD_EPS)  # eq. 3
@@ -91,6 +106,7 @@ class ModulatedConv2d(nn.Module):
         w_dim: size of the intermediate latent w that the styles are computed from.
         demodulate: True in the synthesis convolutions, False in the toRGB layers.
         up: up-sample the input 2x (bilinear) first.
+        fused: one grouped convolution (True) or the equivalent scaled shared-kernel convolution (False).
     """
 
     def __init__(
@@ -101,12 +117,13 @@ class ModulatedConv2d(nn.Module):
         w_dim: int,
         demodulate: bool = True,
         up: bool = False,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise GankitError(f"kernel_size must be odd and >= 1, got {kernel_size}")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
-        self.demodulate, self.up = demodulate, up
+        self.demodulate, self.up, self.fused = demodulate, up, fused
         self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
@@ -117,10 +134,10 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """x (N, in, H, W) and w (N, w_dim) -> (N, out, H, W), or (N, out, 2H, 2W) when ``up``."""
-        return modulated_conv2d(x, self.weight * self.weight_gain, self.styles(w), self.demodulate, self.up)
+        return modulated_conv2d(x, self.weight * self.weight_gain, self.styles(w), self.demodulate, self.up, self.fused)
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"demodulate={self.demodulate}, up={self.up}"
+            f"demodulate={self.demodulate}, up={self.up}, fused={self.fused}"
         )
