@@ -34,6 +34,22 @@ def test_conv_effective_weight_has_he_scale_and_matches_plain_conv():
     torch.testing.assert_close(layer(x), ref, rtol=1e-5, atol=1e-5)
 
 
+def test_down_sampling_conv_filters_after_the_convolution_and_before_bias_and_activation():
+    torch.manual_seed(5)
+    layer = EqualizedConv2d(4, 6, 3, activation="lrelu", down=True)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(2, 4, 8, 8)
+    fir = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+    conv = F.conv2d(F.pad(x, (4, 4, 4, 4)), layer.effective_weight(), padding=1)
+    down = F.conv2d(conv, (fir[:, None] * fir[None, :]).expand(6, 1, 4, 4), stride=2, padding=1, groups=6)
+    ref = down[..., 2:-2, 2:-2] + layer.bias.view(1, -1, 1, 1)
+    ref = torch.where(ref > 0, ref, 0.2 * ref) * math.sqrt(2)
+    out = layer(x)
+    assert out.shape == (2, 6, 4, 4)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
 def test_bias_init_is_the_effective_bias_whatever_the_multiplier():
     layer = EqualizedLinear(8, 4, bias_init=1.0, lr_multiplier=0.01)
     torch.testing.assert_close(layer.effective_bias(), torch.ones(4))

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gankit.errors import GankitError
+from gankit.nn.resample import conv2d_downsample
 
 ACTIVATIONS = ("linear", "lrelu")
 LRELU_SLOPE = 0.2
@@ -94,14 +95,17 @@ class EqualizedLinear(nn.Module):
 
 
 class EqualizedConv2d(nn.Module):
-    """2-D convolution (stride 1, 'same' padding for odd kernels) with equalized learning rate
-    (Karras et al. 2018, Sec. 4.1): the stored kernel ~ N(0, 1) is used times 1 / sqrt(in * k * k).
+    """2-D convolution ('same' padding for odd kernels) with equalized learning rate (Karras et al. 2018,
+    Sec. 4.1): the stored kernel ~ N(0, 1) is used times 1 / sqrt(in * k * k). With ``down``, the convolution
+    is followed by 2x down-sampling with the [1, 3, 3, 1] filter (StyleGAN2; :mod:`gankit.nn.resample`),
+    before the bias and the activation.
 
     Args:
         in_channels, out_channels, kernel_size: sizes.
         bias: whether the layer has a bias (initialised to 0).
         lr_multiplier: scales the effective learning rate (1 everywhere in StyleGAN2's convolutions).
         activation: ``"linear"`` or ``"lrelu"`` (LeakyReLU(0.2) times sqrt(2)).
+        down: halve the resolution after the convolution (FIR [1, 3, 3, 1] filter).
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class EqualizedConv2d(nn.Module):
         bias: bool = True,
         lr_multiplier: float = 1.0,
         activation: str = "linear",
+        down: bool = False,
     ) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
@@ -119,6 +124,7 @@ class EqualizedConv2d(nn.Module):
         self.lr_multiplier = _check_lr_multiplier(lr_multiplier)
         self.activation = _activation(activation)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.down = down
         shape = (out_channels, in_channels, kernel_size, kernel_size)
         self.weight = nn.Parameter(torch.randn(shape) / self.lr_multiplier)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
@@ -133,11 +139,17 @@ class EqualizedConv2d(nn.Module):
         return None if self.bias is None else self.bias * self.lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.conv2d(x, self.effective_weight(), self.effective_bias(), padding=self.kernel_size // 2)
+        if self.down:
+            y = conv2d_downsample(x, self.effective_weight())
+            bias = self.effective_bias()
+            y = y if bias is None else y + bias.view(1, -1, 1, 1)
+        else:
+            y = F.conv2d(x, self.effective_weight(), self.effective_bias(), padding=self.kernel_size // 2)
         return scaled_lrelu(y) if self.activation == "lrelu" else y
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"bias={self.bias is not None}, lr_multiplier={self.lr_multiplier:g}, activation={self.activation}"
+            f"bias={self.bias is not None}, lr_multiplier={self.lr_multiplier:g}, activation={self.activation}, "
+            f"down={self.down}"
         )

@@ -14,12 +14,9 @@ as StyleGAN2-ADA does during training: scale the input channels by s, convolve w
 and scale each output channel by the demodulation coefficient 1 / sqrt(sum_i s_i^2 sum_k w_{o,i,k}^2);
 it is one ordinary convolution too, and faster on CPUs at small feature maps.
 
-Up-sampling (``up=True``): the input is first up-sampled 2x bilinearly and then convolved at the
-output resolution. Bilinear 2x up-sampling (``align_corners=False``) is exactly StyleGAN2's separable
-[1, 3, 3, 1] FIR up-sampling filter inside the image (weights 3/4 and 1/4 to the two nearest input
-pixels); the two differ only at the border, where bilinear repeats the edge pixel and the FIR filter pads
-with zeros. Since convolution and filtering commute, "up-sample, then convolve" computes the same function
-as the paper's "transposed convolution, then FIR filter", without a custom kernel.
+Up-sampling (``up=True``): the function is "up-sample 2x with StyleGAN2's [1, 3, 3, 1] FIR filter, then
+convolve", computed as the paper's code does, as a stride-2 transposed convolution followed by the filter
+(:func:`gankit.nn.resample.upsample_conv2d`; the filter is bilinear interpolation away from the border).
 """
 
 from __future__ import annotations
@@ -32,13 +29,9 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.nn.equalized import EqualizedLinear
+from gankit.nn.resample import upsample_conv2d
 
 DEMOD_EPS = 1e-8
-
-
-def upsample_2x(x: torch.Tensor) -> torch.Tensor:
-    """2x bilinear up-sampling: StyleGAN2's [1, 3, 3, 1] FIR up-sampling away from the border (see module doc)."""
-    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
 def modulated_conv2d(
@@ -58,7 +51,7 @@ def modulated_conv2d(
         weight: (out, in, k, k) shared kernel, k odd ('same' padding).
         styles: (N, in) per-sample input-channel scales s.
         demodulate: normalise each output channel of each sample's kernel to unit L2 norm (eq. 3).
-        up: up-sample the input 2x (bilinear) before the convolution.
+        up: up-sample the input 2x (FIR [1, 3, 3, 1]) before the convolution.
         fused: one grouped convolution with per-sample kernels (True), or the equivalent input/output scaling
             around one shared-kernel convolution (False).
 
@@ -79,9 +72,7 @@ def modulated_conv2d(
         )
     if not fused:
         x = x * styles[:, :, None, None]  # eq. 1 applied to the input instead of the kernel
-        if up:
-            x = upsample_2x(x)
-        out = F.conv2d(x, weight, padding=k // 2)
+        out = upsample_conv2d(x, weight) if up else F.conv2d(x, weight, padding=k // 2)
         if demodulate:  # eq. 3: sum_{i,k} (s_i w_{o,i,k})^2 = sum_i s_i^2 sum_k w_{o,i,k}^2
             dcoefs = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).T + DEMOD_EPS)
             out = out * dcoefs[:, :, None, None]
@@ -89,11 +80,10 @@ def modulated_conv2d(
     w = weight.unsqueeze(0) * styles[:, None, :, None, None]  # (N, out, in, k, k), eq. 1
     if demodulate:
         w = w * torch.rsqrt(w.square().sum(dim=(2, 3, 4), keepdim=True) + DEMOD_EPS)  # eq. 3
-    if up:
-        x = upsample_2x(x)
-    h, wd = x.shape[-2:]
-    out = F.conv2d(x.reshape(1, n * cin, h, wd), w.reshape(n * cout, cin, k, k), padding=k // 2, groups=n)
-    return out.reshape(n, cout, h, wd)
+    x = x.reshape(1, n * cin, *x.shape[2:])
+    w = w.reshape(n * cout, cin, k, k)
+    out = upsample_conv2d(x, w, groups=n) if up else F.conv2d(x, w, padding=k // 2, groups=n)
+    return out.reshape(n, cout, *out.shape[2:])
 
 
 class ModulatedConv2d(nn.Module):
@@ -105,7 +95,7 @@ class ModulatedConv2d(nn.Module):
         in_channels, out_channels, kernel_size: sizes (kernel odd).
         w_dim: size of the intermediate latent w that the styles are computed from.
         demodulate: True in the synthesis convolutions, False in the toRGB layers.
-        up: up-sample the input 2x (bilinear) first.
+        up: up-sample the input 2x (FIR [1, 3, 3, 1]) first.
         fused: one grouped convolution (True) or the equivalent scaled shared-kernel convolution (False).
     """
 

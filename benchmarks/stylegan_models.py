@@ -1,0 +1,88 @@
+"""Forward + backward time of the StyleGAN2 generator and discriminator, per configuration.
+
+For each configuration (the proposed ``mnist-stylegan`` preset's networks, and the CIFAR-10 / FFHQ-256
+networks of the paper's configs), prints parameter counts and the best-of-``--repeats`` wall time of one
+generator forward+backward (mapping + synthesis, random noise, grad of the mean squared output) and one
+discriminator forward+backward (grad of the mean logit, inputs requiring grad as in R1), with the modulated
+convolutions fused (one grouped convolution) and not fused (scaled shared-kernel convolution).
+
+    python benchmarks/stylegan_models.py [--configs mnist] [--batch 32] [--threads 2] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from gankit.models.base import count_parameters
+from gankit.models.stylegan import StyleGAN2Discriminator, StyleGAN2Generator
+
+CONFIGS = {
+    "mnist": dict(
+        channels=1, resolution=32, z_dim=64, w_dim=64, mapping_layers=2, channel_base=1024, channel_max=64
+    ),
+    "mnist-wide": dict(
+        channels=1, resolution=32, z_dim=128, w_dim=128, mapping_layers=4, channel_base=2048, channel_max=128
+    ),
+    "cifar10": dict(
+        channels=3, resolution=32, z_dim=512, w_dim=512, mapping_layers=2, channel_base=32768, channel_max=512
+    ),
+    "ffhq256": dict(
+        channels=3, resolution=256, z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512
+    ),
+}
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="mnist", help=f"comma-separated among {', '.join(CONFIGS)}")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    print(f"batch {args.batch}, {args.threads} threads, device {device}, best of {args.repeats}")
+    for name in args.configs.split(","):
+        cfg = dict(CONFIGS[name])
+        d_cfg = {k: cfg[k] for k in ("channels", "resolution", "channel_base", "channel_max")}
+        D = StyleGAN2Discriminator(**d_cfg).to(device)
+        z = torch.randn(args.batch, cfg["z_dim"], device=device)
+        x = torch.randn(args.batch, cfg["channels"], cfg["resolution"], cfg["resolution"], device=device)
+
+        def d_step(D=D, x=x) -> None:
+            D(x.requires_grad_(True)).mean().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        t_d = best_time(d_step, args.repeats)
+        for fused in (True, False):
+            G = StyleGAN2Generator(**cfg, fused_modconv=fused).to(device)
+
+            def g_step(G=G, z=z) -> None:
+                G(z).square().mean().backward()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+
+            t_g = best_time(g_step, args.repeats)
+            print(
+                f"{name:10s} fused={fused!s:5s} G {count_parameters(G):>10,d} params {t_g * 1000:8.1f} ms | "
+                f"D {count_parameters(D):>10,d} params {t_d * 1000:8.1f} ms"
+            )
+
+
+if __name__ == "__main__":
+    main()
