@@ -6,7 +6,8 @@ generator forward+backward (mapping + synthesis, random noise, grad of the mean 
 discriminator forward+backward (grad of the mean logit, inputs requiring grad as in R1), with the modulated
 convolutions fused (one grouped convolution) and not fused (scaled shared-kernel convolution).
 
-    python benchmarks/stylegan_models.py [--configs mnist] [--batch 32] [--threads 2] [--repeats 5]
+    python benchmarks/stylegan_models.py [--configs mnist,cifar10] [--batch 32] [--threads 2] [--repeats 5]
+                                         [--fused both|true|false] [--device cpu]
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from gankit.models.base import count_parameters
 from gankit.models.stylegan import StyleGAN2Discriminator, StyleGAN2Generator
 
 CONFIGS = {
-    "mnist": dict(
+    # the proposed mnist-stylegan preset: 32 feature maps at every resolution, a 2-layer mapping
+    "mnist": dict(channels=1, resolution=32, z_dim=64, w_dim=64, mapping_layers=2, channel_base=1024, channel_max=32),
+    "mnist-64": dict(
         channels=1, resolution=32, z_dim=64, w_dim=64, mapping_layers=2, channel_base=1024, channel_max=64
     ),
-    "mnist-wide": dict(
-        channels=1, resolution=32, z_dim=128, w_dim=128, mapping_layers=4, channel_base=2048, channel_max=128
-    ),
+    # StyleGAN2-ADA's "cifar" config (Karras et al. 2020b): 512 maps at every resolution, 2-layer mapping
     "cifar10": dict(
         channels=3, resolution=32, z_dim=512, w_dim=512, mapping_layers=2, channel_base=32768, channel_max=512
     ),
+    # StyleGAN2-ADA's "paper256" config: channel_base 16384 (fmaps 0.5), 8-layer mapping
     "ffhq256": dict(
         channels=3, resolution=256, z_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, channel_max=512
     ),
@@ -52,6 +54,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--fused", default="both", choices=["both", "true", "false"], help="modulated conv paths")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -69,7 +72,7 @@ def main() -> None:
                 torch.cuda.synchronize()
 
         t_d = best_time(d_step, args.repeats)
-        for fused in (True, False):
+        for fused in {"both": (True, False), "true": (True,), "false": (False,)}[args.fused]:
             G = StyleGAN2Generator(**cfg, fused_modconv=fused).to(device)
 
             def g_step(G=G, z=z) -> None:

@@ -44,15 +44,15 @@ def g_parameter_count(z, w, layers, channels, res, base, cmax, classes=0):
     return total
 
 
-def d_parameter_count(channels, res, base, cmax, out=1):
-    """StyleGAN2 residual D: fromRGB; blocks (3x3 conv, 3x3 down conv, 1x1 skip without bias); epilogue
-    (3x3 conv on C + 1 mbstd channels, FC 16C -> C, output FC)."""
+def d_parameter_count(channels, res, base, cmax, out=1, residual=True):
+    """StyleGAN2 residual D: fromRGB; blocks (3x3 conv, 3x3 down conv, 1x1 skip without bias unless "orig");
+    epilogue (3x3 conv on C + 1 mbstd channels, FC 16C -> C, output FC)."""
     c = lambda r: min(base // r, cmax)  # noqa: E731
     total = channels * c(res) + c(res)
     r = res
     while r > 4:
         a, b = c(r), c(r // 2)
-        total += (a * a * 9 + a) + (a * b * 9 + b) + a * b
+        total += (a * a * 9 + a) + (a * b * 9 + b) + (a * b if residual else 0)
         r //= 2
     c4 = c(4)
     return total + ((c4 + 1) * c4 * 9 + c4) + (16 * c4 * c4 + c4) + (c4 * out + out)
@@ -83,6 +83,21 @@ def test_discriminator_shapes_and_parameter_count(resolution, out):
     y = D(torch.randn(8, 3, resolution, resolution))
     assert y.shape == ((8,) if out == 1 else (8, out))
     assert count_parameters(D) == d_parameter_count(3, resolution, 256, 32, out)
+
+
+def test_residual_block_sums_shortcut_and_main_path_scaled_by_one_over_sqrt2():
+    block = StyleGAN2Discriminator(3, 16, channel_base=256, channel_max=32).blocks[0]
+    x = torch.randn(4, 16, 16, 16)
+    torch.testing.assert_close(block(x), (block.skip(x) + block.conv1(block.conv0(x))) / math.sqrt(2))
+
+
+def test_plain_discriminator_drops_the_shortcuts():
+    D = StyleGAN2Discriminator(3, 16, channel_base=256, channel_max=32, residual=False)
+    assert count_parameters(D) == d_parameter_count(3, 16, 256, 32, residual=False)
+    block = D.blocks[0]
+    x = torch.randn(4, 16, 16, 16)
+    torch.testing.assert_close(block(x), block.conv1(block.conv0(x)))
+    assert D(torch.randn(4, 3, 16, 16)).shape == (4,)
 
 
 def test_mapping_layers_use_the_lr_multiplier_and_synthesis_layers_do_not():

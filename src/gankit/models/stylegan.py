@@ -349,16 +349,18 @@ class StyleGAN2Generator(Generator):
 
 
 class DiscriminatorBlock(nn.Module):
-    """Residual block (StyleGAN2 Fig. 7c): conv 3x3, conv 3x3 + 2x down; shortcut: 2x down + 1x1 conv; / sqrt(2)."""
+    """Residual block (StyleGAN2 Fig. 7c): conv 3x3, conv 3x3 + 2x down; shortcut: 2x down + 1x1 conv; / sqrt(2).
+    ``residual=False`` drops the shortcut (the "orig" discriminator of StyleGAN2-ADA's CIFAR-10 config)."""
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, residual: bool = True) -> None:
         super().__init__()
         self.conv0 = EqualizedConv2d(in_channels, in_channels, 3, activation="lrelu")
         self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, activation="lrelu", down=True)
-        self.skip = EqualizedConv2d(in_channels, out_channels, 1, bias=False, down=True)
+        self.skip = EqualizedConv2d(in_channels, out_channels, 1, bias=False, down=True) if residual else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.skip(x) + self.conv1(self.conv0(x))) * math.sqrt(0.5)
+        h = self.conv1(self.conv0(x))
+        return h if self.skip is None else (self.skip(x) + h) * math.sqrt(0.5)
 
 
 class StyleGAN2Discriminator(Discriminator):
@@ -372,6 +374,7 @@ class StyleGAN2Discriminator(Discriminator):
         mbstd_features: minibatch-stddev feature slices (1).
         num_classes: 0 for unconditional; else a projection output <h, embed(y)> / sqrt(dim).
         out_features: 1 for a logit per sample; k > 1 for a k-dimensional critic (unconditional only).
+        residual: residual blocks (StyleGAN2 config E/F); False: plain blocks (StyleGAN2-ADA's CIFAR-10 "orig").
     """
 
     def __init__(
@@ -384,6 +387,7 @@ class StyleGAN2Discriminator(Discriminator):
         mbstd_features: int = 1,
         num_classes: int = 0,
         out_features: int = 1,
+        residual: bool = True,
     ) -> None:
         log2 = _log2_resolution(resolution)
         if num_classes and out_features != 1:
@@ -395,7 +399,9 @@ class StyleGAN2Discriminator(Discriminator):
         self.blocks = nn.Sequential(
             *(
                 DiscriminatorBlock(
-                    channels_at(2**k, channel_base, channel_max), channels_at(2 ** (k - 1), channel_base, channel_max)
+                    channels_at(2**k, channel_base, channel_max),
+                    channels_at(2 ** (k - 1), channel_base, channel_max),
+                    residual,
                 )
                 for k in range(log2, 2, -1)
             )
