@@ -121,6 +121,8 @@ def test_projection_recovers_samples_of_a_trained_dcgan(assets, one_thread):
     with torch.no_grad():
         own = G(torch.randn(8, 32, generator=torch.Generator().manual_seed(9)))
     result = project(G, own, steps=300, space="z", generator=torch.Generator().manual_seed(2))
-    print(f"\nDCGAN projection (300 steps) of its own samples in z: PSNR {result.psnr.mean():.1f} dB "
-          f"(min {result.psnr.min():.1f}) in {result.seconds:.1f} s")
+    print(
+        f"\nDCGAN projection (300 steps) of its own samples in z: PSNR {result.psnr.mean():.1f} dB "
+        f"(min {result.psnr.min():.1f}) in {result.seconds:.1f} s"
+    )
     assert (result.psnr >= 30).all(), result.psnr
