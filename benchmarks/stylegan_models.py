@@ -4,7 +4,9 @@ For each configuration (the proposed ``mnist-stylegan`` preset's networks, and t
 networks of the paper's configs), prints parameter counts and the best-of-``--repeats`` wall time of one
 generator forward+backward (mapping + synthesis, random noise, grad of the mean squared output) and one
 discriminator forward+backward (grad of the mean logit, inputs requiring grad as in R1), with the modulated
-convolutions fused (one grouped convolution) and not fused (scaled shared-kernel convolution).
+convolutions fused (one grouped convolution) and not fused (scaled shared-kernel convolution). The same
+measurement for the DCGAN networks of the ``mnist-dcgan`` preset (z 100, width 64, 32x32) is printed first, as
+a yardstick from the same run.
 
     python benchmarks/stylegan_models.py [--configs mnist,cifar10] [--batch 32] [--threads 2] [--repeats 5]
                                          [--fused both|true|false] [--device cpu]
@@ -18,6 +20,7 @@ import time
 import torch
 
 from gankit.models.base import count_parameters
+from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.stylegan import StyleGAN2Discriminator, StyleGAN2Generator
 
 CONFIGS = {
@@ -59,6 +62,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"batch {args.batch}, {args.threads} threads, device {device}, best of {args.repeats}")
+    G, D = DCGANGenerator(100, 1, 32, 64).to(device), DCGANDiscriminator(1, 32, 64).to(device)
+    z, x = torch.randn(args.batch, 100, device=device), torch.randn(args.batch, 1, 32, 32, device=device)
+    t_g = best_time(lambda: G(z).square().mean().backward(), args.repeats)
+    t_d = best_time(lambda: D(x.requires_grad_(True)).mean().backward(), args.repeats)
+    print(
+        f"{'dcgan':10s} {'':11s} G {count_parameters(G):>10,d} params {t_g * 1000:8.1f} ms | "
+        f"D {count_parameters(D):>10,d} params {t_d * 1000:8.1f} ms"
+    )
     for name in args.configs.split(","):
         cfg = dict(CONFIGS[name])
         d_cfg = {k: cfg[k] for k in ("channels", "resolution", "channel_base", "channel_max")}
