@@ -69,6 +69,28 @@ class BigGANConfig:
 
 
 @dataclass
+class StyleGANConfig:
+    """StyleGAN2's architecture and regularisation switches (Karras et al. 2020; ``model.arch=stylegan2``, see
+    :mod:`gankit.models.stylegan` and :mod:`gankit.objectives.stylegan`)."""
+
+    w_dim: int = 512
+    mapping_layers: int = 8
+    mapping_lr_multiplier: float = 0.01
+    channel_base: int = 32768
+    channel_max: int = 512
+    w_avg_beta: float = 0.995
+    fused_modconv: bool = False
+    mbstd_group_size: int = 4
+    mbstd_features: int = 1
+    d_residual: bool = True
+    mixing_prob: float = 0.9
+    pl_weight: float = 0.0
+    pl_every: int = 4
+    pl_decay: float = 0.01
+    pl_batch_shrink: int = 2
+
+
+@dataclass
 class ObjectiveConfig:
     """The adversarial loss and the regularisers of D (see :mod:`gankit.objectives`)."""
 
@@ -179,6 +201,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     biggan: BigGANConfig = field(default_factory=BigGANConfig)
+    stylegan: StyleGANConfig = field(default_factory=StyleGANConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     mmd: MMDConfig = field(default_factory=MMDConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -366,6 +389,9 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
         found += _set_away_from_default(model, ("d_out",), "model", f"objective.loss={loss} (one logit per sample)")
     if model.arch != "mlp":
         found += _set_away_from_default(model, ("depth",), "model", f"model.arch={model.arch} (depth is MLP-only)")
+    if model.arch != "stylegan2":
+        why = f"model.arch={model.arch}"
+        found += _set_away_from_default(config.stylegan, _all_keys(config.stylegan), "stylegan", why)
     if model.arch != "biggan":
         found += _set_away_from_default(config.biggan, _all_keys(config.biggan), "biggan", f"model.arch={model.arch}")
     return found
@@ -405,6 +431,10 @@ def validate(config: Config) -> None:
         ),
         (config.objective.reg_every >= 1, "objective.reg_every must be >= 1"),
         (config.objective.ortho >= 0, "objective.ortho must be >= 0"),
+        (config.stylegan.pl_weight >= 0, "stylegan.pl_weight must be >= 0"),
+        (config.stylegan.pl_every >= 1, "stylegan.pl_every must be >= 1"),
+        (config.stylegan.pl_batch_shrink >= 1, "stylegan.pl_batch_shrink must be >= 1"),
+        (0 <= config.stylegan.mixing_prob <= 1, "stylegan.mixing_prob must be in [0, 1]"),
         (
             config.biggan.init in ("ortho", "N02", "xavier"),
             "biggan.init must be one of: ortho, N02, xavier",

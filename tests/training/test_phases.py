@@ -42,12 +42,26 @@ def _case(a: int, arch: str, i: int, loss: str, r: int, reg: str):
     return pytest.param(arch, [f"objective.loss={loss}", *REGULARISERS[reg]], id=f"{arch}-{loss}-{reg}", marks=marks)
 
 
+STYLEGAN = [
+    "model.arch=stylegan2",
+    "model.z_dim=16",
+    "stylegan.w_dim=16",
+    "stylegan.mapping_layers=2",
+    "stylegan.channel_base=256",
+    "stylegan.channel_max=16",
+]
+BIGGAN = ["model.arch=biggan", "data.conditional=true", "model.z_dim=16", "biggan.shared_dim=8", "model.d_width=4"]
+FAMILIES = {
+    "stylegan2-r1-pl-mixing": [*STYLEGAN, "objective.r1=0.01", "objective.reg_every=2", "stylegan.pl_weight=2"],
+    "biggan-hinge-sn-ortho": [*BIGGAN, "objective.loss=hinge", "model.spectral_norm=true", "objective.ortho=0.0001"],
+}
 CASES = [
     _case(a, arch, i, loss, r, reg)
     for a, arch in enumerate(ARCHS)
     for i, loss in enumerate(LOSSES)
     for r, reg in enumerate(REGULARISERS)
 ] + [pytest.param(arch, extra, id=f"{arch}-{name}") for arch in ARCHS for name, extra in MMD.items()]
+CASES += [pytest.param("resnet", extra, id=name) for name, extra in FAMILIES.items()]
 
 
 def config_for(arch: str, extra: list[str]):

@@ -16,6 +16,7 @@ from gankit.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.models.resnet import ResNetDiscriminator32, ResNetGenerator32
+from gankit.models.stylegan import StyleGAN2Discriminator, StyleGAN2Generator
 from gankit.nn.spectral_norm import apply_spectral_norm
 
 Shape = tuple[int, ...]
@@ -60,6 +61,33 @@ REGISTRY: dict[str, Architecture] = {
         lambda c, s, k: BigGANGenerator(s[1], s[0], c.model.z_dim, c.model.width, k, *_biggan_g(c.biggan)),
         lambda c, s, k: BigGANDiscriminator(
             s[1], s[0], _d_width(c), k, c.biggan.d_attention, c.model.d_out, c.biggan.init
+        ),
+    ),
+    "stylegan2": Architecture(
+        "images",
+        lambda c, s, k: StyleGAN2Generator(
+            c.model.z_dim,
+            s[0],
+            s[1],
+            c.stylegan.w_dim,
+            c.stylegan.mapping_layers,
+            c.stylegan.channel_base,
+            c.stylegan.channel_max,
+            k,
+            c.stylegan.mapping_lr_multiplier,
+            c.stylegan.w_avg_beta,
+            c.stylegan.fused_modconv,
+        ),
+        lambda c, s, k: StyleGAN2Discriminator(
+            s[0],
+            s[1],
+            c.stylegan.channel_base,
+            c.stylegan.channel_max,
+            c.stylegan.mbstd_group_size,
+            c.stylegan.mbstd_features,
+            k,
+            c.model.d_out,
+            c.stylegan.d_residual,
         ),
     ),
 }
@@ -113,6 +141,8 @@ __all__ = [
     "MLPGenerator",
     "ResNetDiscriminator32",
     "ResNetGenerator32",
+    "StyleGAN2Discriminator",
+    "StyleGAN2Generator",
     "build_discriminator",
     "build_generator",
     "count_parameters",

@@ -309,10 +309,26 @@ class StyleGAN2Generator(Generator):
         return img
 
     def forward(
-        self, z: torch.Tensor, y: torch.Tensor | None = None, psi: float = 1.0, noise_mode: str = "random"
-    ) -> torch.Tensor:
-        """synthesis(mapping(z, y, psi)); ``w_avg`` is updated in training mode only."""
-        return self.synthesis(self.mapping(z, y, psi, update_w_avg=self.training), noise_mode)
+        self,
+        z: torch.Tensor,
+        y: torch.Tensor | None = None,
+        psi: float = 1.0,
+        noise_mode: str = "random",
+        mixing_prob: float = 0.0,
+        generator: torch.Generator | None = None,
+        return_ws: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """synthesis(mapping(z, y, psi)); ``w_avg`` is updated in training mode only. Training passes
+        ``mixing_prob`` (mixing regularisation, see :meth:`mapping_with_mixing`, random draws from
+        ``generator``) and, for path-length regularisation, ``return_ws`` to get (images, ws) so that the
+        gradient with respect to ws can be taken; everything goes through ``forward`` so that wrappers such as
+        DistributedDataParallel see the whole computation."""
+        if mixing_prob > 0:
+            ws = self.mapping_with_mixing(z, y, mixing_prob, update_w_avg=self.training, generator=generator)
+        else:
+            ws = self.mapping(z, y, psi, update_w_avg=self.training)
+        images = self.synthesis(ws, noise_mode)
+        return (images, ws) if return_ws else images
 
     def mix_styles(self, ws_a: torch.Tensor, ws_b: torch.Tensor, crossover: int) -> torch.Tensor:
         """Style mixing (StyleGAN Sec. 3.1): layers < ``crossover`` from ``ws_a``, the others from ``ws_b``."""

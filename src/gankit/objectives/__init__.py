@@ -4,6 +4,8 @@
 - :class:`AdversarialObjective` (:mod:`gankit.objectives.gan`): minimax, non-saturating, hinge and
   Wasserstein losses with gradient penalty, R1/R2 (optionally lazy), clipping and instance noise.
 - :class:`MMDObjective` (:mod:`gankit.objectives.mmd_losses`): GMMN, MMD GAN, Scaled MMD GAN.
+- :class:`StyleGANObjective` (:mod:`gankit.objectives.stylegan`): the adversarial objective with style mixing
+  and lazy path length regularisation, for ``model.arch=stylegan2``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from gankit.errors import GankitError
 from gankit.objectives.base import Batch, Objective, PhaseSpec, StepContext, StepRandom, lazy_optimizer_scale
 from gankit.objectives.gan import ADVERSARIAL_LOSSES, AdversarialObjective
 from gankit.objectives.mmd_losses import MMDObjective
+from gankit.objectives.stylegan import StyleGANObjective
 
 LOSSES = (*ADVERSARIAL_LOSSES, *MMD_LOSSES)
 
@@ -29,6 +32,8 @@ def build_objective(config: Config, features: Callable[[torch.Tensor], torch.Ten
     if loss in MMD_LOSSES:
         return MMDObjective(config.objective, config.mmd, features)
     if loss in ADVERSARIAL_LOSSES:
+        if config.model.arch == "stylegan2":
+            return StyleGANObjective(config.objective, config.stylegan)
         return AdversarialObjective(config.objective)
     raise GankitError(f"unknown objective.loss '{loss}'; valid losses: {', '.join(LOSSES)}")
 
@@ -43,6 +48,7 @@ __all__ = [
     "PhaseSpec",
     "StepContext",
     "StepRandom",
+    "StyleGANObjective",
     "build_objective",
     "lazy_optimizer_scale",
 ]

@@ -56,6 +56,19 @@ def path_length_penalty(
         raise GankitError(f"the path length decay must lie in (0, 1], got {decay}")
     ws = G.mapping(z, y)
     images = G.synthesis(ws, noise_mode=noise_mode)
+    return path_length_terms(images, ws, pl_mean, generator, decay)
+
+
+def path_length_terms(
+    images: torch.Tensor,
+    ws: torch.Tensor,
+    pl_mean: torch.Tensor | float,
+    generator: torch.Generator,
+    decay: float = 0.01,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """StyleGAN2 eq. 4 from images synthesised from ``ws`` (kept in the graph): lengths ||J_w^T y|| with y ~
+    N(0, I) / sqrt(H W) drawn from ``generator``, the running mean updated with rate ``decay``, and the penalty
+    mean((length - a)^2); returns (penalty, new_pl_mean, lengths) like :func:`path_length_penalty`."""
     h, w = images.shape[-2:]
     directions = torch.randn(images.shape, generator=generator, device=generator.device, dtype=images.dtype)
     directions = directions.to(images.device) / math.sqrt(h * w)
