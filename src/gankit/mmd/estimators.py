@@ -31,37 +31,57 @@ ESTIMATORS = ("unbiased", "biased")
 @dataclass
 class GramStats:
     """Sums of a Gram matrix K (n_a, n_b); for a within-sample matrix the diagonal is left out of all of
-    them and kept apart in ``diagonal_sum``."""
+    them and kept apart in ``diagonal_sum``. With ``totals_only`` the row and column sums and the sum of
+    squares are not computed (None)."""
 
-    row_sums: torch.Tensor
-    col_sums: torch.Tensor
+    row_sums: torch.Tensor | None
+    col_sums: torch.Tensor | None
     total: torch.Tensor
-    total_sq: torch.Tensor
+    total_sq: torch.Tensor | None
     diagonal_sum: torch.Tensor
 
 
 def gram_stats(
-    kernel: Kernel, A: torch.Tensor, B: torch.Tensor, same: bool, block_size: int | None = None
+    kernel: Kernel,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    same: bool,
+    block_size: int | None = None,
+    totals_only: bool = False,
 ) -> GramStats:
-    """The sums of K(A, B) that the estimators need, directly or ``block_size`` rows/columns at a time."""
+    """The sums of K(A, B) that the estimators need, directly or ``block_size`` rows/columns at a time.
+
+    A within-sample matrix (``same``: B is A) is symmetric, so only its upper triangle is evaluated: row
+    block i against column blocks j >= i, the diagonal block masked to its strict upper triangle. Each
+    evaluated entry stands for itself and its mirror image: the sums are doubled and the row sums are
+    the upper row sums plus the upper column sums. Blockwise, that is about half the kernel evaluations
+    of the full matrix."""
     n, m = len(A), len(B)
     step = block_size or max(n, m)
-    rows = [None] * ((n + step - 1) // step)
-    cols = [None] * ((m + step - 1) // step)
     total = total_sq = diagonal = A.new_zeros(())
-    for i, start_i in enumerate(range(0, n, step)):
-        for j, start_j in enumerate(range(0, m, step)):
-            K = kernel(A[start_i : start_i + step], B[start_j : start_j + step])
-            if same and i == j:
-                diag = K.diagonal()
-                diagonal = diagonal + diag.sum()
-                K = K - torch.diag_embed(diag)
-            row, col = K.sum(1), K.sum(0)
-            rows[i] = row if rows[i] is None else rows[i] + row
-            cols[j] = col if cols[j] is None else cols[j] + col
-            total = total + row.sum()
-            total_sq = total_sq + K.pow(2).sum()
-    return GramStats(torch.cat(rows), torch.cat(cols), total, total_sq, diagonal)
+    row_parts: list[list[torch.Tensor]] = [[] for _ in range(0, n, step)]
+    col_parts: list[list[torch.Tensor]] = row_parts if same else [[] for _ in range(0, m, step)]
+    for i, r0 in enumerate(range(0, n, step)):
+        a = A[r0 : r0 + step]
+        for j in range(i if same else 0, len(col_parts)):
+            K = kernel(a, B[j * step : (j + 1) * step])
+            if same and j == i:
+                diagonal = diagonal + K.diagonal().sum()
+                K = K.triu(1) if K.requires_grad else K.triu_(1)
+            total = total + K.sum()
+            if not totals_only:
+                total_sq = total_sq + K.pow(2).sum()
+                row_parts[i].append(K.sum(1))
+                col_parts[j].append(K.sum(0))
+    if totals_only:
+        rows = cols = total_sq = None
+    else:
+        rows = torch.cat([torch.stack(parts).sum(0) for parts in row_parts])
+        cols = rows if same else torch.cat([torch.stack(parts).sum(0) for parts in col_parts])
+    if same:
+        total = 2 * total
+        total_sq = None if total_sq is None else 2 * total_sq
+    return GramStats(rows, cols, total, total_sq, diagonal)
 
 
 def _check(X: torch.Tensor, Y: torch.Tensor, minimum: int = 2) -> None:
@@ -71,11 +91,11 @@ def _check(X: torch.Tensor, Y: torch.Tensor, minimum: int = 2) -> None:
         raise GankitError(f"MMD needs at least {minimum} samples on each side; got {len(X)} and {len(Y)}")
 
 
-def _all_stats(X, Y, kernel, block_size):
+def _all_stats(X, Y, kernel, block_size, totals_only=False):
     return (
-        gram_stats(kernel, X, X, True, block_size),
-        gram_stats(kernel, Y, Y, True, block_size),
-        gram_stats(kernel, X, Y, False, block_size),
+        gram_stats(kernel, X, X, True, block_size, totals_only),
+        gram_stats(kernel, Y, Y, True, block_size, totals_only),
+        gram_stats(kernel, X, Y, False, block_size, totals_only),
     )
 
 
@@ -90,7 +110,7 @@ def mmd2(
     if estimator not in ESTIMATORS:
         raise GankitError(f"unknown MMD estimator '{estimator}'; valid: {', '.join(ESTIMATORS)}, or mmd2_linear")
     _check(X, Y)
-    sxx, syy, sxy = _all_stats(X, Y, kernel, block_size)
+    sxx, syy, sxy = _all_stats(X, Y, kernel, block_size, totals_only=True)
     n, m = len(X), len(Y)
     if estimator == "unbiased":
         return sxx.total / (n * (n - 1)) + syy.total / (m * (m - 1)) - 2 * sxy.total / (n * m)
