@@ -52,8 +52,9 @@ def gaussians(n, d, shift, seed):
 def test_estimates_are_the_unbiased_mmds_with_the_kid_kernel():
     X, Y, Z = gaussians(60, 5, 0.0, 1), gaussians(50, 5, 0.2, 2), gaussians(70, 5, 0.5, 3)
     result = relative_similarity(X, Y, Z, block_size=16)
-    assert result.mmd2_a == pytest.approx(mmd2(X.double(), Y.double(), PolynomialKernel()).item(), rel=1e-6)
-    assert result.mmd2_b == pytest.approx(mmd2(X.double(), Z.double(), PolynomialKernel()).item(), rel=1e-6)
+    # float32 inner products (the KID kernel's) against float64 ones: about 1e-6 relative
+    assert result.mmd2_a == pytest.approx(mmd2(X.double(), Y.double(), PolynomialKernel()).item(), rel=1e-5)
+    assert result.mmd2_b == pytest.approx(mmd2(X.double(), Z.double(), PolynomialKernel()).item(), rel=1e-5)
     X, Y, Z, kernel = X.double(), Y.double(), Z.double(), PolynomialKernel()
     blocks, direct = relative_similarity(X, Y, Z, kernel, block_size=16), relative_similarity(X, Y, Z, kernel, None)
     assert (blocks.std, blocks.p_value) == pytest.approx((direct.std, direct.p_value), rel=1e-9)
