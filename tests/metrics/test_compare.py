@@ -29,8 +29,8 @@ def test_covariance_estimate_is_exactly_unbiased_by_enumeration():
     K = EXACT_KERNEL(SUPPORT, SUPPORT).numpy()
     moments = np.zeros(9)  # E a, E b, E a^2, E b^2, E ab, E var_a, E var_b, E cov_ab, E var_difference
     for counts in itertools.product(*(range(s + 1) for s in sizes)):
-        weight = np.prod([binom.pmf(c, s, p) for c, s, p in zip(counts, sizes, probs)])
-        pair = mmd_pair(*(sample(s, c) for s, c in zip(sizes, counts)), kernel=EXACT_KERNEL)
+        weight = np.prod([binom.pmf(c, s, p) for c, s, p in zip(counts, sizes, probs, strict=True)])
+        pair = mmd_pair(*(sample(s, c) for s, c in zip(sizes, counts, strict=True)), kernel=EXACT_KERNEL)
         a, b = pair.mmd2_a, pair.mmd2_b
         values = (a, b, a * a, b * b, a * b, pair.var_a, pair.var_b, pair.cov_ab, pair.var_difference)
         moments += weight * np.asarray(values)

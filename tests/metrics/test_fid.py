@@ -90,3 +90,30 @@ def test_statistics_file_roundtrip(tmp_path):
     np.savez(tmp_path / "bad.npz", m=np.zeros(3))
     with pytest.raises(GankitError, match="'mu' and 'sigma'"):
         load_statistics(tmp_path / "bad.npz")
+
+
+def test_bad_features_give_one_line_errors():
+    x = gaussian(20, 4, 0)
+    with pytest.raises(GankitError, match="different dimensions"):
+        fid(x, gaussian(20, 5, 1))
+    for bad_value in (float("nan"), float("inf"), -float("inf")):
+        bad = x.clone()
+        bad[7, 1] = bad_value
+        with pytest.raises(GankitError, match="NaN or Inf"):
+            fid(x, bad)
+    with pytest.raises(GankitError, match=r"shape \(N, d\)"):
+        fid(x[0], x)
+    mu, sigma = statistics(x)
+    with pytest.raises(GankitError, match="NaN or Inf"):
+        frechet_distance(mu, sigma, mu * float("nan"), sigma)
+
+
+def test_singular_covariances_fall_back_to_the_symmetric_root():
+    # a constant feature makes both covariances singular (no Cholesky factor): the eigh path gives the
+    # closed form of the other dimensions
+    x, y = gaussian(500, 3, 20), gaussian(500, 3, 21, scale=2.0)
+    x[:, 0], y[:, 0] = 1.0, 1.0
+    mu1, s1, mu2, s2 = (t.numpy() for t in (*statistics(x), *statistics(y)))
+    covmean = scipy.linalg.sqrtm(s1[1:, 1:] @ s2[1:, 1:]).real
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
+    assert fid(x, y) == pytest.approx(expected, rel=1e-9)

@@ -9,10 +9,10 @@ features both give the same number up to rounding.
 Arithmetic: inner products are float32 matrix products of the float32 features (as in torch-fidelity);
 the kernel values and their sums are float64 (torch-fidelity keeps them in float32, which moves its KID
 by about 1e-5 relative on 2048-d features; ``benchmarks/metrics.py`` prints both against a float64
-evaluation). On the CPU the two within-set Gram matrices are computed by BLAS ``syrk``, one triangle
-each (:mod:`gankit.mmd.products`), so a subset costs 4 m^2 d multiply-adds instead of 6 m^2 d:
-sum_{i != j} k(x_i, x_j) = 2 (sum over the lower triangle - diagonal), where the zero strict upper
-triangle contributes exactly k(0) = coef0^3 per entry and is subtracted.
+evaluation). Per subset the two samples are stacked into Z (2m, d) and all three Gram matrices come
+from one product Z Z^T, which on the CPU is one BLAS ``syrk`` (:mod:`gankit.mmd.products`, from
+:data:`BLAS_MIN_WORK` multiply-adds up): 2 m^2 d multiply-adds, the same as torch-fidelity's numpy
+products (numpy also uses ``syrk`` for X X^T) and two thirds of three general products.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from gankit.errors import GankitError
 from gankit.metrics.fid import check_features
 from gankit.mmd.kernels import PolynomialKernel
-from gankit.mmd.products import gram_lower
+from gankit.mmd.products import gram
 
 KID_KERNEL = PolynomialKernel(degree=3, gamma=None, coef0=1.0, dot_dtype=torch.float32)
 # Below this many multiply-adds (m^2 d) a product stays in PyTorch: handing tiny products to scipy's BLAS
@@ -53,37 +53,17 @@ def kernel_sum(dot: torch.Tensor, dim: int, kernel: PolynomialKernel = KID_KERNE
     return float(values.pow_(kernel.degree).sum())
 
 
-def _use_blas(*tensors: torch.Tensor) -> bool:
-    m, dim = tensors[0].shape
-    return tensors[0].device.type == "cpu" and m * m * dim >= BLAS_MIN_WORK
-
-
-def within_sum(X: torch.Tensor, kernel: PolynomialKernel = KID_KERNEL) -> float:
-    """sum_{i != j} k(x_i, x_j) for the rows of X (m, d), from one triangle of X X^T (module docstring)."""
-    m, dim = X.shape
-    if _use_blas(X):
-        lower = gram_lower(X)
-        upper_count = m * (m - 1) // 2
-        triangle = kernel_sum(lower, dim, kernel) - upper_count * kernel.coef0**kernel.degree
-        return 2 * (triangle - kernel_sum(lower.diagonal(), dim, kernel))
-    gram = X @ X.T
-    return kernel_sum(gram, dim, kernel) - kernel_sum(gram.diagonal(), dim, kernel)
-
-
-def cross_sum(X: torch.Tensor, Y: torch.Tensor, kernel: PolynomialKernel = KID_KERNEL) -> float:
-    """sum_{i, j} k(x_i, y_j)."""
-    dot = torch.from_numpy(X.detach().numpy() @ Y.detach().numpy().T) if _use_blas(X, Y) else X @ Y.T
-    return kernel_sum(dot, X.shape[1], kernel)
-
-
 def subset_mmd2(X: torch.Tensor, Y: torch.Tensor, kernel: PolynomialKernel = KID_KERNEL) -> float:
-    """Unbiased MMD^2 (Gretton et al. 2012, eq. 3) between two float32 samples with the KID kernel."""
-    m, n = len(X), len(Y)
-    return (
-        within_sum(X, kernel) / (m * (m - 1))
-        + within_sum(Y, kernel) / (n * (n - 1))
-        - 2 * cross_sum(X, Y, kernel) / (m * n)
-    )
+    """Unbiased MMD^2 (Gretton et al. 2012, eq. 3) between two samples with the KID kernel, from the inner
+    products Z Z^T of the stacked samples (one ``syrk`` on the CPU)."""
+    m, n, dim = len(X), len(Y), X.shape[1]
+    Z = torch.cat([X, Y])
+    dot = gram(Z) if Z.device.type == "cpu" and len(Z) ** 2 * dim >= BLAS_MIN_WORK else Z @ Z.T
+    top, bottom = dot[:m], dot[m:, m:]
+    within_x = kernel_sum(top[:, :m], dim, kernel) - kernel_sum(top.diagonal(), dim, kernel)
+    within_y = kernel_sum(bottom, dim, kernel) - kernel_sum(bottom.diagonal(), dim, kernel)
+    cross = kernel_sum(top[:, m:], dim, kernel)
+    return within_x / (m * (m - 1)) + within_y / (n * (n - 1)) - 2 * cross / (m * n)
 
 
 def kid(
