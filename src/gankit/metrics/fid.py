@@ -2,10 +2,11 @@
 
 FID = ||mu_1 - mu_2||^2 + tr(S_1) + tr(S_2) - 2 tr((S_1 S_2)^(1/2)).
 
-Moments. Each batch is centred on a shift c (the first batch's mean) in float64, and the sums
-sum (x - c) and sum (x - c)(x - c)^T are accumulated in float64, so memory does not grow with the number
-of samples and batches can be added as they are computed; mu = c + mean(x - c) and
-S = (sum (x - c)(x - c)^T - n (mu - c)(mu - c)^T) / (n - 1). The products of each block of
+Moments. Each batch is centred on a shift c (the mean of the first batch's first 1,024 rows, rounded to
+the features' precision, so x - c is rounded once), and the sums sum x, sum (x - c) and
+sum (x - c)(x - c)^T are accumulated in float64, so memory does not grow with the number of samples and
+batches can be added as they are computed; mu = sum x / n and
+S = (sum (x - c)(x - c)^T - n m m^T) / (n - 1) with m = sum (x - c) / n. The products of each block of
 :data:`BLOCK_ROWS` rows are computed by one BLAS symmetric rank-k update (``syrk``, one triangle: half
 the multiply-adds of a general product; :mod:`gankit.mmd.products`) in the precision of the features: float32
 features (what every extractor produces) give float32 products of the centred block, rounded once per
@@ -36,6 +37,7 @@ from gankit.errors import GankitError
 from gankit.mmd.products import outer
 
 BLOCK_ROWS = 4096
+SHIFT_ROWS = 1024
 
 
 def check_shape(features: torch.Tensor, name: str = "features", dim: int | None = None) -> None:
@@ -60,28 +62,31 @@ class StreamingMoments:
         self.dim = dim
         self.shift: torch.Tensor | None = None
         self.total = torch.zeros(dim, dtype=torch.float64)
+        self.centred_total = torch.zeros(dim, dtype=torch.float64)
         self.outer = torch.zeros(dim, dim, dtype=torch.float64)
 
     def update(self, features: torch.Tensor) -> None:
         """Add a batch (N, dim) of features."""
         check_features(features, dim=self.dim)
         f = features.detach().cpu()
-        products = torch.float64 if f.dtype == torch.float64 else torch.float32
+        if f.dtype != torch.float64:
+            f = f.float()
         if self.shift is None:
-            self.shift = f.double().mean(0)
+            self.shift = f[:SHIFT_ROWS].sum(0, dtype=torch.float64).div_(min(len(f), SHIFT_ROWS)).to(f.dtype)
         for block in f.split(BLOCK_ROWS):
-            centred = block.double() - self.shift
-            self.total += centred.sum(0)
-            self.outer += outer(centred.to(products))
+            centred = block - self.shift
+            self.total += block.sum(0, dtype=torch.float64)
+            self.centred_total += centred.sum(0, dtype=torch.float64)
+            self.outer += outer(centred)
         self.n += len(f)
 
     def mean_and_covariance(self) -> tuple[torch.Tensor, torch.Tensor]:
         """mu and the unbiased covariance (N - 1 denominator, as numpy.cov and the reference code)."""
         if self.n < 2:
             raise GankitError(f"FID needs at least 2 samples per set, got {self.n}; generate or load more (--n)")
-        offset = self.total / self.n
+        offset = self.centred_total / self.n
         sigma = (self.outer - self.n * torch.outer(offset, offset)) / (self.n - 1)
-        return self.shift + offset, sigma
+        return self.total / self.n, sigma
 
 
 def statistics(features: torch.Tensor, batch_size: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
