@@ -75,7 +75,8 @@ def gram_stats(
     rows [r, r + s) against the columns from r on, the leading s x s square masked to its strict upper
     triangle. Each evaluated entry stands for itself and its mirror image: the sums are doubled and the
     row sums are the upper row sums plus the upper column sums. Blockwise this is half the kernel
-    evaluations of the full matrix. Totals are accumulated in float64 and returned in the kernel's dtype."""
+    evaluations of the full matrix. ``total`` and ``total_sq`` are accumulated and returned in float64, the
+    rest in the kernel's dtype."""
     n, m = len(A), len(B)
     step = block_size or max(n, m)
     strip = min(step, STRIP_ROWS) if block_size else step
@@ -95,16 +96,16 @@ def gram_stats(
                 total_sq = total_sq + K.pow(2).sum(dtype=torch.float64)
                 row_parts.append((r, K.sum(1)))
                 col_parts.append((c, K.sum(0)))
-    dtype = diagonal.dtype
+    diagonal = diagonal.to(K.dtype)
     if same:
         total, total_sq = 2 * total, 2 * total_sq
     if totals_only:
-        return GramStats(None, None, total.to(dtype), None, diagonal)
+        return GramStats(None, None, total, None, diagonal)
     if same:
         rows = cols = _accumulate(row_parts + col_parts, n, A)
     else:
         rows, cols = _accumulate(row_parts, n, A), _accumulate(col_parts, m, A)
-    return GramStats(rows, cols, total.to(dtype), total_sq.to(dtype), diagonal)
+    return GramStats(rows, cols, total, total_sq, diagonal)
 
 
 def _check(X: torch.Tensor, Y: torch.Tensor, minimum: int = 2) -> None:
@@ -129,15 +130,19 @@ def mmd2(
     estimator: str = "unbiased",
     block_size: int | None = None,
 ) -> torch.Tensor:
-    """MMD^2 estimate (Gretton et al. 2012: ``unbiased`` eq. 3, ``biased`` eq. 5)."""
+    """MMD^2 estimate (Gretton et al. 2012: ``unbiased`` eq. 3, ``biased`` eq. 5), from kernel sums accumulated
+    in float64 and returned in the kernel's dtype."""
     if estimator not in ESTIMATORS:
         raise GankitError(f"unknown MMD estimator '{estimator}'; valid: {', '.join(ESTIMATORS)}, or mmd2_linear")
     _check(X, Y)
     sxx, syy, sxy = _all_stats(X, Y, kernel, block_size, totals_only=True)
     n, m = len(X), len(Y)
     if estimator == "unbiased":
-        return sxx.total / (n * (n - 1)) + syy.total / (m * (m - 1)) - 2 * sxy.total / (n * m)
-    return (sxx.total + sxx.diagonal_sum) / n**2 + (syy.total + syy.diagonal_sum) / m**2 - 2 * sxy.total / (n * m)
+        value = sxx.total / (n * (n - 1)) + syy.total / (m * (m - 1)) - 2 * sxy.total / (n * m)
+    else:
+        xx, yy = sxx.total + sxx.diagonal_sum, syy.total + syy.diagonal_sum
+        value = xx / n**2 + yy / m**2 - 2 * sxy.total / (n * m)
+    return value.to(sxx.diagonal_sum.dtype)
 
 
 def mmd2_linear(X: torch.Tensor, Y: torch.Tensor, kernel: Kernel) -> torch.Tensor:
@@ -173,7 +178,8 @@ def mmd2_and_variance(
         / (m**3 * (m - 1))
         * ((kxx + kyy) * kxy / m - sxx.row_sums.dot(sxy.row_sums) - syy.row_sums.dot(sxy.col_sums))
     )
-    return estimate, variance
+    dtype = sxx.diagonal_sum.dtype
+    return estimate.to(dtype), variance.to(dtype)
 
 
 def t_statistic(estimate: torch.Tensor, variance: torch.Tensor, min_variance: float = 1e-8) -> torch.Tensor:
