@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from gankit.errors import GankitError
-from gankit.mmd.kernels import Kernel
+from gankit.mmd.kernels import Kernel, RadialKernel
 
 ESTIMATORS = ("unbiased", "biased")
 
@@ -60,6 +60,22 @@ def _accumulate(parts: list[tuple[int, torch.Tensor]], length: int, like: torch.
     return sum(F.pad(part, (start, length - start - len(part))) for start, part in parts)
 
 
+def _radial_from_norms(kernel: Kernel, A: torch.Tensor, B: torch.Tensor):
+    """Without gradients, a radial kernel on row and column ranges from squared norms computed once:
+    ||a||^2 + ||b||^2 - 2 a.b as one ``addmm`` and an in-place add (the kernel's own ``squared_distances``
+    recomputes the norms of every block it is given). None where gradients are needed or the kernel is
+    not radial."""
+    if not isinstance(kernel, RadialKernel) or (torch.is_grad_enabled() and (A.requires_grad or B.requires_grad)):
+        return None
+    norms_a, norms_b = A.pow(2).sum(1, keepdim=True), B.pow(2).sum(1)
+
+    def evaluate(rows: slice, cols: slice) -> torch.Tensor:
+        d2 = torch.addmm(norms_b[cols], A[rows], B[cols].T, alpha=-2).add_(norms_a[rows]).clamp_min_(0)
+        return kernel.of_squared_distance(d2)
+
+    return evaluate
+
+
 def gram_stats(
     kernel: Kernel,
     A: torch.Tensor,
@@ -84,10 +100,10 @@ def gram_stats(
     diagonal = A.new_zeros(())
     row_parts: list[tuple[int, torch.Tensor]] = []
     col_parts: list[tuple[int, torch.Tensor]] = []
+    evaluate = _radial_from_norms(kernel, A, B) or (lambda rows, cols: kernel(A[rows], B[cols]))
     for r in range(0, n, strip):
-        a = A[r : r + strip]
         for c in range(r if same else 0, m, step):
-            K = kernel(a, B[c : c + step])
+            K = evaluate(slice(r, r + strip), slice(c, c + step))
             if same and c == r:
                 diagonal = diagonal + K.diagonal().sum()
                 K = K.triu(1) if K.requires_grad else K.triu_(1)
