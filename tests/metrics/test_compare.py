@@ -8,7 +8,9 @@ from scipy.stats import binom
 from sklearn.datasets import load_digits
 
 from gankit.errors import GankitError
-from gankit.metrics.compare import comparison_lines, mmd_pair, relative_similarity
+from gankit.metrics.compare import compare_lines, compare_models, comparison_lines, mmd_pair, relative_similarity
+from gankit.metrics.evaluate import EvalOptions, cached_features
+from gankit.metrics.features.extractors import PixelFeatures
 from gankit.metrics.kid import KID_KERNEL
 from gankit.mmd.estimators import mmd2
 from gankit.mmd.kernels import PolynomialKernel
@@ -127,3 +129,20 @@ def test_bad_inputs():
 def test_kid_kernel_is_the_default():
     X, Y, Z = gaussians(30, 4, 0.0, 4), gaussians(30, 4, 0.1, 5), gaussians(30, 4, 0.3, 6)
     assert relative_similarity(X, Y, Z).mmd2_a == relative_similarity(X, Y, Z, kernel=KID_KERNEL).mmd2_a
+
+
+def test_compare_models_reports_both_models_and_the_test():
+    images = digits_pixels()
+    as_uint8 = lambda a: torch.from_numpy((a * 255 / 16).round().astype(np.uint8))[:, None]  # noqa: E731
+    real, held_out = as_uint8(images[:600]), images[600:1200]
+    sharp, blurry = as_uint8(held_out), as_uint8(blurred(held_out, 1.0))
+    extractor = PixelFeatures((1, 8, 8))
+    sets = [cached_features(extractor, x, cache=False) for x in (real, sharp, blurry)]
+    options = EvalOptions(kid_subsets=5, kid_subset_size=200, fid_bootstrap=0, fid_infinity=False)
+    result = compare_models(extractor, *sets, options, max_samples=500)
+    assert result["a"]["fid"] < result["b"]["fid"] and result["a"]["kid_mean"] < result["b"]["kid_mean"]
+    test = result["relative_similarity"]
+    assert test["n_real"] == test["n_a"] == test["n_b"] == 500 and test["p_value"] < 1e-3
+    lines = compare_lines(result, "sharp", "blurred")
+    assert lines[0].startswith("sharp: 600 samples") and any(line.startswith("  FID") for line in lines)
+    assert lines[-1] == f"  sharp is closer to the real data (p = {test['p_value']:.3g} < 0.05)"

@@ -38,6 +38,8 @@ import torch
 from scipy.stats import norm
 
 from gankit.errors import GankitError
+from gankit.metrics.evaluate import EvalOptions, FeatureSet, evaluate_features, result_lines
+from gankit.metrics.features.extractors import FeatureExtractor
 from gankit.metrics.fid import check_features
 from gankit.metrics.kid import KID_KERNEL
 from gankit.mmd.estimators import GramStats, gram_stats
@@ -240,8 +242,8 @@ def comparison_lines(
         else f"no significant difference at level {level} (p = {p:.3g} for {closer} closer)"
     )
     return [
-        f"relative similarity test (Bounliphone et al. 2016), KID kernel, {result.n_real} real, "
-        f"{result.n_a} {name_a}, {result.n_b} {name_b}",
+        f"relative similarity test (Bounliphone et al. 2016), unbiased MMD^2, {result.n_real} real, "
+        f"{result.n_a} {name_a}, {result.n_b} {name_b} features",
         f"  MMD^2(real, {name_a}) {result.mmd2_a:.6f} +- {math.sqrt(max(result.var_a, 0)):.6f}",
         f"  MMD^2(real, {name_b}) {result.mmd2_b:.6f} +- {math.sqrt(max(result.var_b, 0)):.6f}",
         f"  difference {result.difference:.6f} +- {result.std:.6f}  (z = {result.z:.2f})",
@@ -253,3 +255,41 @@ def comparison_lines(
 def as_record(result: RelativeSimilarity) -> dict[str, Any]:
     """The result as a JSON-ready dict (for ``--json``)."""
     return asdict(result)
+
+
+def _subsample(features: torch.Tensor, limit: int | None, generator: torch.Generator) -> torch.Tensor:
+    if limit is None or len(features) <= limit:
+        return features
+    return features[torch.randperm(len(features), generator=generator)[:limit]]
+
+
+def compare_models(
+    extractor: FeatureExtractor,
+    real: FeatureSet,
+    a: FeatureSet,
+    b: FeatureSet,
+    options: EvalOptions,
+    max_samples: int | None = 10_000,
+    block_size: int | None = 4096,
+) -> dict[str, Any]:
+    """``gankit eval --compare A B --real R``: the metrics of ``options`` (FID and KID with their intervals) for
+    A and for B against the real features (:func:`gankit.metrics.evaluate.evaluate_features`), and the
+    relative similarity test of A against B on the KID kernel. The test uses at most ``max_samples``
+    features per set, drawn at random with ``options.seed`` (its cost grows as the square of the sample:
+    five Gram matrices of 10,000 x 10,000 2048-d features take about a minute on 2 CPU cores)."""
+    generator = torch.Generator().manual_seed(options.seed)
+    real_x, a_x, b_x = (_subsample(f.features, max_samples, generator) for f in (real, a, b))
+    return {
+        "a": evaluate_features(extractor, real, a, options),
+        "b": evaluate_features(extractor, real, b, options),
+        "relative_similarity": as_record(relative_similarity(real_x, a_x, b_x, block_size=block_size)),
+    }
+
+
+def compare_lines(result: dict[str, Any], name_a: str = "A", name_b: str = "B") -> list[str]:
+    """What ``gankit eval --compare`` prints: each model's metric lines, then the test's lines."""
+    lines = []
+    for key, name in (("a", name_a), ("b", name_b)):
+        lines.append(f"{name}: {result[key]['n_fake']} samples against {result[key]['n_real']} real")
+        lines += [f"  {line}" for line in result_lines(result[key])]
+    return lines + comparison_lines(RelativeSimilarity(**result["relative_similarity"]), name_a, name_b)
