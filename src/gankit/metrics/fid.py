@@ -47,10 +47,17 @@ def check_shape(features: torch.Tensor, name: str = "features", dim: int | None 
         raise GankitError(f"expected {name} of shape {wanted}, got {tuple(features.shape)}")
 
 
+def all_finite(features: torch.Tensor) -> bool:
+    """Whether a tensor holds no NaN or Inf (numpy's test on the CPU, an order of magnitude faster there)."""
+    if features.device.type == "cpu" and features.dtype in (torch.float32, torch.float64):
+        return bool(np.isfinite(features.detach().numpy()).all())
+    return bool(torch.isfinite(features).all())
+
+
 def check_features(features: torch.Tensor, name: str = "features", dim: int | None = None) -> None:
     """The one-line errors for feature matrices a metric cannot use: not (N, d), NaN or Inf values."""
     check_shape(features, name, dim)
-    if not bool(torch.isfinite(features).all()):
+    if not all_finite(features):
         raise GankitError(f"{name}: NaN or Inf values; check the generator's output and the feature extractor")
 
 
@@ -60,33 +67,38 @@ class StreamingMoments:
     def __init__(self, dim: int) -> None:
         self.n = 0
         self.dim = dim
-        self.shift: torch.Tensor | None = None
-        self.total = torch.zeros(dim, dtype=torch.float64)
-        self.centred_total = torch.zeros(dim, dtype=torch.float64)
-        self.outer = torch.zeros(dim, dim, dtype=torch.float64)
+        self.shift: np.ndarray | None = None
+        self.total = np.zeros(dim)
+        self.centred_total = np.zeros(dim)
+        self.outer = np.zeros((dim, dim))
 
     def update(self, features: torch.Tensor) -> None:
         """Add a batch (N, dim) of features."""
         check_features(features, dim=self.dim)
         f = features.detach().cpu()
-        if f.dtype != torch.float64:
-            f = f.float()
+        array = np.ascontiguousarray(f.numpy() if f.dtype in (torch.float32, torch.float64) else f.float().numpy())
         if self.shift is None:
-            self.shift = f[:SHIFT_ROWS].sum(0, dtype=torch.float64).div_(min(len(f), SHIFT_ROWS)).to(f.dtype)
-        for block in f.split(BLOCK_ROWS):
-            centred = block - self.shift
-            self.total += block.sum(0, dtype=torch.float64)
-            self.centred_total += centred.sum(0, dtype=torch.float64)
-            self.outer += outer(centred)
-        self.n += len(f)
+            self.shift = array[:SHIFT_ROWS].mean(0, dtype=np.float64).astype(array.dtype)
+        centred = np.empty((min(len(array), BLOCK_ROWS), self.dim), dtype=array.dtype)
+        for start in range(0, len(array), BLOCK_ROWS):
+            block = array[start : start + BLOCK_ROWS]
+            part = np.subtract(block, self.shift, out=centred[: len(block)])
+            # numpy reduces along axis 0 row by row into a float64 vector (much faster than torch's
+            # dtype-converting sum) and computes part.T @ part with one syrk
+            self.total += np.add.reduce(block, axis=0, dtype=np.float64)
+            self.centred_total += np.add.reduce(part, axis=0, dtype=np.float64)
+            self.outer += outer(part)
+        self.n += len(array)
 
     def mean_and_covariance(self) -> tuple[torch.Tensor, torch.Tensor]:
         """mu and the unbiased covariance (N - 1 denominator, as numpy.cov and the reference code)."""
         if self.n < 2:
             raise GankitError(f"FID needs at least 2 samples per set, got {self.n}; generate or load more (--n)")
         offset = self.centred_total / self.n
-        sigma = (self.outer - self.n * torch.outer(offset, offset)) / (self.n - 1)
-        return self.total / self.n, sigma
+        sigma = (self.outer - self.n * np.outer(offset, offset)) / (self.n - 1)
+        if not np.isfinite(sigma).all():
+            raise GankitError("features too large for their float32 covariance (it overflows); rescale them")
+        return torch.from_numpy(self.total / self.n), torch.from_numpy(sigma)
 
 
 def statistics(features: torch.Tensor, batch_size: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
