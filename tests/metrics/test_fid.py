@@ -31,14 +31,39 @@ def test_a_set_against_itself_is_zero():
     assert abs(fid(x, x)) < 1e-8
 
 
-def test_streaming_equals_one_shot():
-    x = gaussian(1000, 8, 3)
+def test_streaming_equals_one_shot_in_float64():
+    x = gaussian(1000, 8, 3) + 5.0
     moments = StreamingMoments(8)
     for chunk in x.split(77):
-        moments.update(chunk.float())
+        moments.update(chunk)
     mu, sigma = moments.mean_and_covariance()
-    np.testing.assert_allclose(mu.numpy(), x.float().double().mean(0).numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(sigma.numpy(), np.cov(x.float().double().numpy(), rowvar=False), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(mu.numpy(), x.mean(0).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(sigma.numpy(), np.cov(x.numpy(), rowvar=False), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("first", [1, 77])
+def test_float32_features_keep_the_stated_precision(first):
+    # float32 products of centred blocks, summed in float64: every entry within 1e-6 of max |S| (the module
+    # docstring states about 1e-7); a mean of 5 would cost 25x that without the centring.
+    x = (gaussian(3000, 8, 3) + 5.0).float()
+    moments = StreamingMoments(8)
+    moments.update(x[:first])
+    for chunk in x[first:].split(1000):
+        moments.update(chunk)
+    mu, sigma = moments.mean_and_covariance()
+    expected = np.cov(x.double().numpy(), rowvar=False)
+    np.testing.assert_allclose(mu.numpy(), x.double().mean(0).numpy(), rtol=1e-12)
+    assert np.abs(sigma.numpy() - expected).max() < 1e-6 * np.abs(expected).max()
+
+
+def test_float32_features_give_the_float64_fid():
+    # oracle: numpy's float64 mean and covariance of the same float32 numbers, scipy's sqrtm (torch-fidelity
+    # itself keeps the mean in float32, which moves its FID by about 1e-6 relative here)
+    x, y = gaussian(3000, 64, 11).abs().float(), (gaussian(3000, 64, 12, shift=0.1).abs() * 1.1).float()
+    a, b = x.double().numpy(), y.double().numpy()
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2) - 2 * np.trace(scipy.linalg.sqrtm(s1 @ s2).real)
+    assert fid(x, y) == pytest.approx(expected, rel=1e-7)
 
 
 def test_equals_torch_fidelity():
@@ -65,3 +90,30 @@ def test_statistics_file_roundtrip(tmp_path):
     np.savez(tmp_path / "bad.npz", m=np.zeros(3))
     with pytest.raises(GankitError, match="'mu' and 'sigma'"):
         load_statistics(tmp_path / "bad.npz")
+
+
+def test_bad_features_give_one_line_errors():
+    x = gaussian(20, 4, 0)
+    with pytest.raises(GankitError, match="different dimensions"):
+        fid(x, gaussian(20, 5, 1))
+    for bad_value in (float("nan"), float("inf"), -float("inf")):
+        bad = x.clone()
+        bad[7, 1] = bad_value
+        with pytest.raises(GankitError, match="NaN or Inf"):
+            fid(x, bad)
+    with pytest.raises(GankitError, match=r"shape \(N, d\)"):
+        fid(x[0], x)
+    mu, sigma = statistics(x)
+    with pytest.raises(GankitError, match="NaN or Inf"):
+        frechet_distance(mu, sigma, mu * float("nan"), sigma)
+
+
+def test_singular_covariances_fall_back_to_the_symmetric_root():
+    # a constant feature makes both covariances singular (no Cholesky factor): the eigh path gives the
+    # closed form of the other dimensions
+    x, y = gaussian(500, 3, 20), gaussian(500, 3, 21, scale=2.0)
+    x[:, 0], y[:, 0] = 1.0, 1.0
+    mu1, s1, mu2, s2 = (t.numpy() for t in (*statistics(x), *statistics(y)))
+    covmean = scipy.linalg.sqrtm(s1[1:, 1:] @ s2[1:, 1:]).real
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
+    assert fid(x, y) == pytest.approx(expected, rel=1e-9)

@@ -119,3 +119,17 @@ def test_bad_inputs():
         mmd2(draws(5, d=2), draws(5, d=3), LinearKernel())
     with pytest.raises(GankitError, match="equal sample sizes"):
         mmd2_and_variance(draws(5), draws(6), LinearKernel())
+
+
+@pytest.mark.parametrize("block_size", [None, 64])
+def test_float32_estimate_keeps_float64_sums(block_size):
+    # MMD^2 is a small difference of kernel means close to 1: summed in float32 it would lose ~1e-4 of
+    # itself; the sums are float64 whatever the inputs, so a float32 estimate matches the float64 one.
+    X, Y = draws(600, d=64, seed=13), draws(600, d=64, shift=0.03, seed=14)
+    kernel = GaussianKernel((8.0, 16.0))
+    expected = mmd2(X, Y, kernel, block_size=block_size).item()
+    value = mmd2(X.float(), Y.float(), kernel, block_size=block_size)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(expected, rel=1e-5)
+    estimate, variance = mmd2_and_variance(X.float(), Y.float(), kernel, block_size=block_size)
+    assert estimate.item() == pytest.approx(expected, rel=1e-5)
