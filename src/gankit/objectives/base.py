@@ -10,17 +10,27 @@ Random draws inside an objective (interpolation points, instance noise, path-len
 ``ctx.random``: per-sample draws for the whole global batch of the optimizer step, from a generator the
 trainer owns and checkpoints, sliced to the rows this round and process hold. Training is therefore the same
 function of the seed whatever the number of accumulation rounds or processes.
+
+Several processes (``ctx.world``): each process's loss is a mean over its rows, and DistributedDataParallel
+averages the gradients, which gives the gradient of the global-batch mean. An estimator that needs the whole
+batch (the MMD) gathers the rows with ``ctx.world.gather_rows`` (gradients flow back to each process's rows).
+DDP all-reduces a gradient bucket only once every parameter in it has received a gradient, so a phase whose
+loss does not reach every parameter (a lazy R1 penalty never reaches D's last bias) would stall the next
+step: ``ctx.reach`` names the module whose parameters the loss is tied to with a zero term
+(:func:`reach_every_parameter`, as StyleGAN2-ADA adds ``0 * logits`` to its R1 phase).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import nn
+
+from gankit.runtime.distributed import DistributedContext
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,8 @@ class StepContext:
     gain: float
     random: StepRandom
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    world: DistributedContext = field(default_factory=DistributedContext)
+    reach: nn.Module | None = None
 
     @classmethod
     def standalone(cls, batch_size: int, seed: int = 0, step: int = 0) -> StepContext:
@@ -162,6 +174,8 @@ class Objective:
     def accumulate(self, phase: str, G: nn.Module, D: nn.Module | None, batch: Batch, ctx: StepContext) -> dict:
         """Compute phase ``phase``'s loss on ``batch``, back-propagate ``loss * ctx.gain``, return detached stats."""
         loss, stats = self.loss(phase, G, D, batch, ctx)
+        if ctx.reach is not None:
+            loss = loss + reach_every_parameter(ctx.reach)
         (loss * ctx.gain).backward()
         return detached(stats)
 
@@ -174,6 +188,14 @@ class Objective:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
+
+
+def reach_every_parameter(module: nn.Module) -> torch.Tensor:
+    """0 * (the sum of every trainable parameter of ``module``): adds nothing to a loss or its gradients, but
+    makes every parameter receive a (zero) gradient, which DistributedDataParallel needs to all-reduce a step
+    whose loss does not depend on every parameter (StyleGAN2-ADA's ``real_logits * 0`` in its R1 phase)."""
+    terms = [p.sum() for p in module.parameters() if p.requires_grad]
+    return 0.0 * torch.stack(terms).sum() if terms else torch.zeros(())
 
 
 def detached(stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -189,4 +211,5 @@ __all__ = [
     "StepRandom",
     "detached",
     "lazy_optimizer_scale",
+    "reach_every_parameter",
 ]
