@@ -40,8 +40,16 @@ EQUIVALENCE = {
     "wgan-gp": ("ring-wgan-gp", ["objective.gp=10", "train.n_critic=2"]),
     "r1": ("ring-r1", ["objective.r1=1"]),
     "r1-lazy": ("ring-r1", ["objective.r1=1", "objective.reg_every=4"]),
+}
+# MMD objectives, compared by the gradients of the first iteration's optimizer steps (2 critic steps, 1 G step).
+# Their weights after 20 steps are no test: the MMD of a radial kernel does not change when every critic feature
+# moves by the same amount, so the gradient of the critic's last bias is zero up to rounding, and Adam (which
+# divides by the gradient's running scale) turns that rounding into steps of size lr that differ between any two
+# summation orders; a few steps later a sample crosses a LeakyReLU kink in one run and not in the other.
+GRADIENTS = {
     "mmdgan": ("ring-mmdgan", ["train.n_critic=2", "model.d_out=4"]),
     "smmd": ("ring-mmdgan", ["objective.loss=smmd", "objective.gp=0", "train.n_critic=2", "model.d_out=4"]),
+    "gmmn": ("ring-gmmn", ["mmd.bandwidths=[0.1,0.5]"]),
 }
 # A model with buffers: batch norm in G (DCGAN), spectral norm in D, on 8x8 digits.
 BUFFERS = [
@@ -57,6 +65,7 @@ BUFFERS = [
     "log.sample_every=1000",
     "log.ckpt_every=1000",
     "ema.half_life_images=100",
+    "eval.every=0",
 ]
 
 
@@ -64,6 +73,21 @@ def config(preset: str, overrides: list[str]):
     from gankit.config import resolve
 
     return resolve(preset, overrides)
+
+
+def record_gradients(trainer, iterations: int = 1) -> list[dict]:
+    """The gradients every optimizer step of ``iterations`` iterations applies: (phase player, name -> tensor)."""
+    steps: list[dict] = []
+    for phase in trainer.phases:
+
+        def record(optimizer, args, kwargs, phase=phase):
+            grads = {n: p.grad.clone() for n, p in phase.module.named_parameters() if p.grad is not None}
+            steps.append({"player": phase.spec.player, "grads": grads})
+
+        phase.optimizer.register_step_pre_hook(record)
+    for _ in range(iterations):
+        trainer.train_step()
+    return steps
 
 
 def audit_writes(root: Path) -> list[str]:
@@ -97,6 +121,10 @@ def train(out: Path) -> None:
     writes = audit_writes(runs) if not context.is_main else []
     for name, (preset, extra) in EQUIVALENCE.items():
         Trainer(config(preset, [*COMMON, *extra]), runs / name, context).fit()
+    for name, (preset, extra) in GRADIENTS.items():
+        steps = record_gradients(Trainer(config(preset, [*COMMON, *extra]), runs / name, context))
+        if context.is_main:
+            torch.save(steps, out / f"gradients-{name}.pt")
 
     # 2 -> 2 resume: 10 steps, then resumed to 20, equals the straight "ns" run; rank 0 keeps a copy at step 10
     # for the test's 2 -> 1 resume.
@@ -179,7 +207,7 @@ def metrics(out: Path) -> None:
     features = cached_features(extractor, images["real"], 64, False, True, context)  # cache written by rank 0
     again = cached_features(extractor, images["real"], 64, False, True, context)  # read by rank 0, broadcast
     # evaluation during training: the trainer's sampler against its training data, with the data set's classifier
-    overrides = [*BUFFERS, "eval.every=2", "eval.n=300", "eval.kid_subset_size=50", "eval.fid_bootstrap=0"]
+    overrides = [*BUFFERS[:-1], "eval.every=2", "eval.n=300", "eval.kid_subset_size=50", "eval.fid_bootstrap=0"]
     overrides.append("eval.features=pixels")
     trainer = Trainer(resolve("digits", overrides), out / "runs" / "eval", context)
     trainer.fit()

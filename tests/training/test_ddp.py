@@ -12,7 +12,7 @@ from torch import nn
 
 from gankit.config import resolve
 from gankit.errors import GankitError
-from gankit.objectives.base import reach_every_parameter
+from gankit.objectives.base import ParameterReach, reached_parameters
 from gankit.runtime import checkpoint as checkpoint_io
 from gankit.runtime.distributed import DistributedContext
 from gankit.training.ddp import Players, convert_sync_batchnorm
@@ -23,7 +23,7 @@ WORKER = Path(__file__).resolve().parents[1] / "ddp_worker.py"
 sys.path.insert(0, str(WORKER.parent))
 import ddp_worker  # noqa: E402
 
-COMMON, EQUIVALENCE = ddp_worker.COMMON, ddp_worker.EQUIVALENCE
+COMMON, EQUIVALENCE, GRADIENTS = ddp_worker.COMMON, ddp_worker.EQUIVALENCE, ddp_worker.GRADIENTS
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,19 @@ def test_two_processes_of_batch_b_equal_one_process_of_batch_2b(two_processes, t
                 assert record[key] == pytest.approx(reference[key], rel=1e-4, abs=1e-6), key
 
 
+@pytest.mark.parametrize("name", list(GRADIENTS))
+def test_mmd_objectives_gather_the_global_batch(two_processes, tmp_path, name):
+    preset, extra = GRADIENTS[name]
+    single = ddp_worker.record_gradients(Trainer(resolve(preset, [*COMMON, *extra]), tmp_path / name))
+    distributed = torch.load(two_processes / f"gradients-{name}.pt", weights_only=True)
+    assert [s["player"] for s in distributed] == [s["player"] for s in single]
+    for got, expected in zip(distributed, single, strict=True):
+        scale = max(float(g.abs().max()) for g in expected["grads"].values())
+        assert scale > 0 and got["grads"].keys() == expected["grads"].keys()
+        for key, g in expected["grads"].items():
+            assert (got["grads"][key] - g).abs().max() <= 1e-5 * scale, f"{got['player']} {key}"
+
+
 def test_only_rank_0_writes_and_the_run_directory_matches_one_process(two_processes, tmp_path):
     assert json.loads((two_processes / "rank1-writes.json").read_text()) == []
     preset, extra = EQUIVALENCE["ns"]
@@ -97,7 +110,7 @@ def test_resume_two_to_one_process_says_how_the_data_position_maps(two_processes
     shutil.copytree(two_processes / "at-step-10", run)
     trainer = Trainer.resume(run, ["train.steps=20"])
     assert trainer.step == 10 and trainer.stream.consumed == 10
-    note = next(n for n in trainer.resume_notes if "process" in n)
+    note = next(n for n in trainer.resume_notes if "written by" in n)
     assert "written by 2 process(es), this run has 1" in note
     assert "10 global batches of 32 consumed, each process now takes 32 rows" in note
     trainer.fit()
@@ -121,17 +134,23 @@ def test_buffers_are_identical_on_every_process(two_processes):
     assert any(k.endswith("_u") for k in states[0]["D"])  # spectral norm's vectors are among them
 
 
-def test_reach_every_parameter_adds_zero_and_reaches_every_parameter():
+def test_parameter_reach_ties_missed_parameters_and_gives_back_none():
     net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
     x = torch.randn(5, 3, requires_grad=True)
     (grad,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
-    penalty = grad.pow(2).sum()  # never reaches the last bias
-    assert torch.autograd.grad(penalty, net[2].bias, allow_unused=True)[0] is None
-    tied = penalty + reach_every_parameter(net)
+    penalty = grad.pow(2).sum()  # an R1-like penalty never reaches the last bias
+    parameters = {id(p) for p in net.parameters()}
+    assert reached_parameters(penalty) & parameters == parameters - {id(net[2].bias)}
+    reference = torch.autograd.grad(penalty, list(net.parameters())[:3], retain_graph=True)
+    reach = ParameterReach(net)
+    tied = reach.tie(penalty)
     assert tied.item() == penalty.item()
     tied.backward()
-    assert all(p.grad is not None for p in net.parameters())
-    assert torch.equal(net[2].bias.grad, torch.zeros(1))
+    assert torch.equal(net[2].bias.grad, torch.zeros(1))  # DDP sees a gradient for every parameter
+    reach.release()
+    assert net[2].bias.grad is None  # and the optimizer sees what one process would see
+    for p, expected in zip(list(net.parameters())[:3], reference, strict=True):
+        assert torch.equal(p.grad, expected)
 
 
 def test_one_process_wraps_nothing():

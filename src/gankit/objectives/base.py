@@ -16,8 +16,9 @@ averages the gradients, which gives the gradient of the global-batch mean. An es
 batch (the MMD) gathers the rows with ``ctx.world.gather_rows`` (gradients flow back to each process's rows).
 DDP all-reduces a gradient bucket only once every parameter in it has received a gradient, so a phase whose
 loss does not reach every parameter (a lazy R1 penalty never reaches D's last bias) would stall the next
-step: ``ctx.reach`` names the module whose parameters the loss is tied to with a zero term
-(:func:`reach_every_parameter`, as StyleGAN2-ADA adds ``0 * logits`` to its R1 phase).
+step: ``ctx.reach`` (a :class:`ParameterReach`) ties the loss to the parameters it misses with a zero term,
+and after the step's last round gives those parameters back the ``None`` gradient one process would have
+left them, so that Adam skips them exactly as it does in one process.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class StepContext:
     random: StepRandom
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     world: DistributedContext = field(default_factory=DistributedContext)
-    reach: nn.Module | None = None
+    reach: ParameterReach | None = None
 
     @classmethod
     def standalone(cls, batch_size: int, seed: int = 0, step: int = 0) -> StepContext:
@@ -175,7 +176,7 @@ class Objective:
         """Compute phase ``phase``'s loss on ``batch``, back-propagate ``loss * ctx.gain``, return detached stats."""
         loss, stats = self.loss(phase, G, D, batch, ctx)
         if ctx.reach is not None:
-            loss = loss + reach_every_parameter(ctx.reach)
+            loss = ctx.reach.tie(loss)
         (loss * ctx.gain).backward()
         return detached(stats)
 
@@ -190,12 +191,52 @@ class Objective:
         """Restore :meth:`state_dict`."""
 
 
-def reach_every_parameter(module: nn.Module) -> torch.Tensor:
-    """0 * (the sum of every trainable parameter of ``module``): adds nothing to a loss or its gradients, but
-    makes every parameter receive a (zero) gradient, which DistributedDataParallel needs to all-reduce a step
-    whose loss does not depend on every parameter (StyleGAN2-ADA's ``real_logits * 0`` in its R1 phase)."""
-    terms = [p.sum() for p in module.parameters() if p.requires_grad]
-    return 0.0 * torch.stack(terms).sum() if terms else torch.zeros(())
+def reached_parameters(output: torch.Tensor) -> set[int]:
+    """The ``id`` of every leaf tensor (parameter) whose gradient ``output.backward()`` would set: the variables
+    of the AccumulateGrad nodes reachable from ``output.grad_fn`` in the autograd graph."""
+    found: set[int] = set()
+    seen: set[Any] = set()
+    stack = [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            found.add(id(variable))
+        stack.extend(child for child, _ in node.next_functions)
+    return found
+
+
+class ParameterReach:
+    """Makes one optimizer step's losses reach every trainable parameter of ``module`` without changing the step.
+
+    :meth:`tie` adds 0 * (the sum of the parameters the loss's graph misses), so that every parameter receives a
+    gradient and DistributedDataParallel can all-reduce (StyleGAN2-ADA adds ``real_logits * 0`` to its R1 phase
+    for the same reason); :meth:`release`, after the step's last round, sets the gradient of the parameters that
+    no round reached back to ``None``, as one process would have left it (Adam skips a ``None`` gradient but
+    moves a parameter with a zero gradient by its momentum)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.parameters = [p for p in module.parameters() if p.requires_grad]
+        self.unreached: set[int] | None = None
+
+    def tie(self, loss: torch.Tensor) -> torch.Tensor:
+        """``loss`` plus a zero term through every parameter it does not reach."""
+        reached = reached_parameters(loss)
+        missing = [p for p in self.parameters if id(p) not in reached]
+        ids = {id(p) for p in missing}
+        self.unreached = ids if self.unreached is None else self.unreached & ids
+        if not missing:
+            return loss
+        return loss + 0.0 * torch.stack([p.sum() for p in missing]).sum()
+
+    def release(self) -> None:
+        """Forget the zero gradients of the parameters that no round's loss reached."""
+        for p in self.parameters:
+            if id(p) in (self.unreached or ()):
+                p.grad = None
 
 
 def detached(stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -211,5 +252,6 @@ __all__ = [
     "StepRandom",
     "detached",
     "lazy_optimizer_scale",
-    "reach_every_parameter",
+    "ParameterReach",
+    "reached_parameters",
 ]

@@ -10,9 +10,10 @@ training needs. In one process nothing is wrapped and every rule below is a no-o
   backward, and gradient penalties differentiate D's input gradient (``create_graph=True``). Neither needs
   ``static_graph``: ``autograd.grad`` with respect to the input never fires the parameters' gradient hooks,
   and the single ``backward`` fires each hook once. What breaks DDP is a loss that does not reach every
-  parameter (a lazy R1 phase never reaches D's last bias): the objective ties such losses to every parameter
-  with a zero term (:func:`gankit.objectives.base.reach_every_parameter`).
-- **Buffers.** DDP's own buffer broadcast at every forward is off (``broadcast_buffers=False``): with three
+  parameter (a lazy R1 phase never reaches D's last bias): the objective ties such losses to the missed
+  parameters with a zero term, and the missed parameters' gradients are reset to ``None`` before the optimizer
+  step, as in one process (:class:`gankit.objectives.base.ParameterReach`).
+- **Buffers.** DDP's own buffer broadcast at every forward is off (``forward_sync_buffers=False``): with three
   forwards per D step it would cost three broadcasts and overwrite batch-norm statistics between the passes
   of one step. Instead :meth:`Players.sync_buffers` copies rank 0's buffers to every process once per
   iteration, before the EMA update. Spectral-norm vectors u, v are computed from identical weights on every
@@ -25,11 +26,13 @@ training needs. In one process nothing is wrapped and every rule below is a no-o
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from gankit.errors import GankitError
+from gankit.objectives.base import ParameterReach
 from gankit.runtime.distributed import DistributedContext
 
 
@@ -52,7 +55,13 @@ def wrap(module: nn.Module, context: DistributedContext) -> nn.Module:
         return module
     module.requires_grad_(True)
     device_ids = [context.device.index] if context.device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=False)
+    # no buffer broadcast at each forward: newer PyTorch names the switch forward_sync_buffers
+    no_forward_sync = (
+        {"forward_sync_buffers": False}
+        if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+        else {"broadcast_buffers": False}
+    )
+    return DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=False, **no_forward_sync)
 
 
 class Players:
@@ -86,9 +95,9 @@ class Players:
                 stack.enter_context(wrapper.no_sync())
         return stack
 
-    def reach(self, player: str) -> nn.Module | None:
-        """The module whose every parameter a phase's loss must reach (only when DDP needs it)."""
-        return self.plain[player] if self.context.distributed else None
+    def reach(self, player: str) -> ParameterReach | None:
+        """A fresh :class:`ParameterReach` for one optimizer step of ``player`` (only when DDP needs one)."""
+        return ParameterReach(self.plain[player]) if self.context.distributed else None
 
     def sync_buffers(self) -> None:
         """Rank 0's buffers to every process (once per iteration; see the module docstring)."""

@@ -272,6 +272,8 @@ class Trainer:
             ctx = StepContext(self.step, phase.spec.interval / rounds, random, self._autocast, self.context, reach)
             with self.players.round(player, last=i == rounds - 1):
                 stats.add(self.objective.accumulate(phase.spec.name, G, D, part, ctx))
+        if reach is not None:
+            reach.release()
         if measure and phase.spec.interval == 1:
             norm = nn.utils.clip_grad_norm_(phase.module.parameters(), float("inf"))
             stats.set(f"grad_norm_{phase.spec.player.lower()}", norm)
