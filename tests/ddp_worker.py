@@ -69,6 +69,17 @@ BUFFERS = [
 ]
 
 
+# Evaluation during training: 300 samples of the BUFFERS model against the digits, in pixel space.
+EVALUATION = [
+    *BUFFERS[:-1],
+    "eval.every=2",
+    "eval.n=300",
+    "eval.kid_subset_size=50",
+    "eval.fid_bootstrap=0",
+    "eval.features=pixels",
+]
+
+
 def config(preset: str, overrides: list[str]):
     from gankit.config import resolve
 
@@ -187,6 +198,21 @@ def errors(out: Path) -> None:
     except (GankitError, OSError) as exc:
         seen["main_write"] = f"{exc.__class__.__name__}: {exc}"
     seen["still_talking"] = float(context.all_reduce_mean(torch.tensor([float(context.rank)])))
+
+    # collectives with gradients: every process's loss is sum_i w_i * gathered_i (the same on every process)
+    x = torch.arange(3.0).add(10 * context.rank).requires_grad_(True)
+    weights = torch.arange(1.0, 7.0)
+    (weights * context.gather_rows(x)).sum().backward()
+    seen["gathered_grad"] = x.grad.tolist()
+    y = torch.tensor(float(context.rank + 1), requires_grad=True)
+    mean = context.mean_over_processes(y * y)  # (1 + 4) / 2 on both; d/dy_r = 2 * 2 * y_r / 2 summed over 2 losses
+    mean.backward()
+    seen["mean"], seen["mean_grad"] = float(mean), float(y.grad)
+    seen["uneven"] = context.all_gather_cat(torch.arange(context.rank + 1.0)).tolist()
+    seen["broadcast"] = context.broadcast_object({"from": context.rank})
+    from gankit.runtime.environment import check_collectives
+
+    seen["env"] = check_collectives(context, megabytes=1, repeats=1)
     (out / f"errors-{context.rank}.json").write_text(json.dumps(seen))
     shutdown(context)
 
@@ -206,17 +232,13 @@ def metrics(out: Path) -> None:
     result = evaluate(extractor, images["real"], images["fake"], options, 64, False, False, context)
     features = cached_features(extractor, images["real"], 64, False, True, context)  # cache written by rank 0
     again = cached_features(extractor, images["real"], 64, False, True, context)  # read by rank 0, broadcast
-    # evaluation during training: the trainer's sampler against its training data, with the data set's classifier
-    overrides = [*BUFFERS[:-1], "eval.every=2", "eval.n=300", "eval.kid_subset_size=50", "eval.fid_bootstrap=0"]
-    overrides.append("eval.features=pixels")
-    trainer = Trainer(resolve("digits", overrides), out / "runs" / "eval", context)
+    # evaluation during training: the trainer's EMA generator against its training data
+    trainer = Trainer(resolve("digits", EVALUATION), out / "runs" / "eval", context)
     trainer.fit()
     training = trainer.evaluate()
-    torch.save(
-        {"result": json.dumps(result), "features": features.features, "again": again.features,
-         "training": json.dumps({k: v for k, v in training.items() if k != "settings"})},
-        out / f"metrics-{context.rank}.pt",
-    )
+    saved = {"result": json.dumps(result), "features": features.features, "again": again.features}
+    saved["training"] = json.dumps({k: v for k, v in training.items() if k != "settings"})
+    torch.save(saved, out / f"metrics-{context.rank}.pt")
     if context.is_main:
         torch.save(trainer.state_dict(), out / "eval-trainer.pt")
     shutdown(context)
