@@ -247,11 +247,11 @@ def detached(stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 __all__ = [
     "Batch",
     "Objective",
+    "ParameterReach",
     "PhaseSpec",
     "StepContext",
     "StepRandom",
     "detached",
     "lazy_optimizer_scale",
-    "ParameterReach",
     "reached_parameters",
 ]
