@@ -129,7 +129,7 @@ def test_killed_process_stops_the_other_with_a_message_and_the_checkpoint_resume
 
 
 @pytest.mark.slow
-def test_a_stop_signal_to_one_process_stops_both_at_the_same_step(ranks, tmp_path):
+def test_a_stop_signal_to_one_process_stops_both_at_the_same_step_and_resume_continues(ranks, tmp_path):
     run = tmp_path / "run"
     args = [*RING, "train.steps=100000", "log.ckpt_every=5", "log.every=5", "dist.timeout_s=30", "--quiet"]
     processes = ranks.start(["-m", "gankit", "train", *args, "--out", str(run)])
@@ -140,6 +140,11 @@ def test_a_stop_signal_to_one_process_stops_both_at_the_same_step(ranks, tmp_pat
     assert "interrupted at step" in outputs[0][0] and outputs[1][0] == ""
     step = int(outputs[0][0].split("interrupted at step ")[1].split(";")[0])
     assert checkpoint_io.list_checkpoints(run / "checkpoints")[-1].name == f"step-{step:06d}.pt"
+    # and the command the message gives continues it under torchrun
+    resumed = ranks.run(["-m", "gankit", "train", "--resume", str(run), f"train.steps={step + 2}", "--quiet"])
+    assert [code for code, _, _ in resumed] == [0, 0], resumed[0][2][-2000:]
+    assert f"(step {step})" in resumed[0][1] and resumed[1][1] == ""
+    assert checkpoint_io.list_checkpoints(run / "checkpoints")[-1].name == f"step-{step + 2:06d}.pt"
 
 
 def test_env_reports_versions_backends_and_launch(capsys, monkeypatch):
