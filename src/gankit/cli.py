@@ -1,6 +1,8 @@
-"""The ``gankit`` command: train, sample, eval, experiment, features, presets.
+"""The ``gankit`` command: train, sample, eval, experiment, features, presets, env.
 
-Every user error is printed as one line, ``gankit: error: <problem>; <fix>``, with exit status 2.
+Every user error is printed as one line, ``gankit: error: <problem>; <fix>``, with exit status 2. Under
+``torchrun`` (``torchrun --nproc_per_node=N -m gankit train|eval ...``) rank 0 prints, and every process exits
+with the same status.
 """
 
 from __future__ import annotations
@@ -14,35 +16,93 @@ from gankit import __version__, defaults
 from gankit.errors import GankitError, TrainingDiverged
 
 
+def _new_run_directory(out: str | None, name: str) -> Path:
+    """The run directory of a new run (``--out`` or a timestamped one), checked to be new and writable."""
+    run_dir = Path(out) if out else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
+        raise GankitError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out")
+    probe = run_dir / ".gankit-write-test"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise GankitError(f"cannot write the run directory {run_dir} ({exc.strerror}); pick another --out") from exc
+    return run_dir
+
+
+def _resume_process_settings(source: str, overrides: list[str]):
+    """The configuration whose ``train.device`` and ``dist`` keys start the processes of a resumed run: the run's
+    ``config.yaml`` with the overrides (the checkpoint itself is read once the processes have agreed on it)."""
+    import yaml
+
+    from gankit.config import Config, apply_overrides, config_from_dict
+    from gankit.runtime.checkpoint import run_directory
+
+    path = Path(source)
+    run_dir = path if path.is_dir() else run_directory(path)
+    try:
+        base = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()) or {})
+    except (OSError, yaml.YAMLError, GankitError):
+        base = Config()
+    try:
+        return apply_overrides(base, overrides)
+    except GankitError:
+        return base  # the resume itself reports the bad override
+
+
 def _train(args: argparse.Namespace) -> int:
     from gankit.config import DEFAULT_PRESET, resolve
-    from gankit.training.loop import Trainer
+    from gankit.runtime.distributed import from_environment, shutdown
 
+    config, name = None, ""
     if args.resume:
         overrides = ([args.preset] if args.preset else []) + args.overrides
-        trainer = Trainer.resume(args.resume, overrides)
-        for note in trainer.resume_notes:
-            print(f"gankit: {note}")
+        settings = _resume_process_settings(args.resume, overrides)
     else:
         preset, overrides = args.preset, list(args.overrides)
         if preset is not None and "=" in preset:
             preset, overrides = None, [preset, *overrides]
-        config = resolve(preset, overrides)
+        settings = config = resolve(preset, overrides)
         name = preset or DEFAULT_PRESET
-        run_dir = Path(args.out) if args.out else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
-            raise GankitError(
-                f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out"
-            )
-        trainer = Trainer(config, run_dir)
+    context = from_environment(settings.train.device, settings.dist.backend, settings.dist.timeout_s)
+    try:
+        return _run_training(args, config, context, name)
+    finally:
+        shutdown(context)
+
+
+def _run_training(args: argparse.Namespace, config, context, name: str) -> int:
+    """``gankit train`` once the processes are up: rank 0 picks the run directory (or the checkpoint), every
+    process trains, rank 0 prints."""
+    from gankit.training.loop import Trainer
+
+    main = context.is_main
+    if config is None:
+        overrides = ([args.preset] if args.preset else []) + args.overrides
+        trainer = Trainer.resume(args.resume, overrides, context)
+        for note in trainer.resume_notes if main else []:
+            print(f"gankit: {note}")
+    else:
+        run_dir = context.run_on_main(lambda: _new_run_directory(args.out, name))
+        trainer = Trainer(config, run_dir, context)
     if args.quiet:
         trainer.config.log.progress = False
     cfg = trainer.config
-    print(
-        f"gankit {__version__}: {cfg.name} on {cfg.data.name} ({cfg.model.arch}, {cfg.objective.loss}), "
-        f"{cfg.train.steps} steps, device {trainer.device}, run directory {trainer.run_dir}"
-    )
+    processes = ""
+    if context.distributed:
+        processes = (
+            f" x {context.world_size} processes (global batch {cfg.train.batch_size} = "
+            f"{context.world_size} x {cfg.train.batch_size // context.world_size})"
+        )
+    if main:
+        print(
+            f"gankit {__version__}: {cfg.name} on {cfg.data.name} ({cfg.model.arch}, {cfg.objective.loss}), "
+            f"{cfg.train.steps} steps, device {trainer.device}{processes}, run directory {trainer.run_dir}"
+        )
     result = trainer.fit()
+    if not main:
+        return 130 if result.interrupted else 0
     if result.interrupted:
         print(f"interrupted at step {result.step}; checkpoint {result.checkpoint}")
         print(f"continue with: gankit train --resume {trainer.run_dir}")
@@ -89,32 +149,84 @@ def _experiment(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from gankit.metrics.evaluate import EvalOptions, evaluate, result_lines
+    from gankit.runtime.distributed import from_environment, shutdown
+
+    context = from_environment(args.device)
+    try:
+        return _run_eval(args, context)
+    finally:
+        shutdown(context)
+
+
+def _run_eval(args: argparse.Namespace, context) -> int:
+    """``gankit eval`` once the processes are up: under torchrun each process generates and embeds its share,
+    rank 0 computes and prints the metrics."""
+    from gankit.metrics.distributed import load_generated_share
+    from gankit.metrics.evaluate import EvalOptions, check_request, evaluate, evaluate_features, result_lines
     from gankit.metrics.features.extractors import build_extractor
     from gankit.metrics.sources import load_source
-    from gankit.runtime.device import select_device
 
-    device = select_device(args.device)
-    options = EvalOptions(
-        metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
-        kid_subsets=args.kid_subsets,
-        kid_subset_size=args.kid_subset_size,
-        fid_bootstrap=args.fid_bootstrap,
-        fid_infinity=not args.no_fid_infinity,
-        seed=args.seed,
-    )
-    real = load_source(args.real, args.n, args.seed, device)
-    fake = load_source(args.fake, args.n, args.seed, device, default_n=len(real.images))
-    extractor = build_extractor(
-        args.features, tuple(real.images.shape[1:]), args.inception_weights, args.resize, device
-    )
-    result = evaluate(extractor, real.images, fake.images, options, args.batch_size, not args.quiet, not args.no_cache)
+    device = context.device
+    with context.agreement():
+        options = EvalOptions(
+            metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+            kid_subsets=args.kid_subsets,
+            kid_subset_size=args.kid_subset_size,
+            fid_bootstrap=args.fid_bootstrap,
+            fid_infinity=not args.no_fid_infinity,
+            seed=args.seed,
+        )
+        real = load_source(args.real, args.n, args.seed, device)
+        share = None
+        if context.distributed:
+            share = load_generated_share(args.fake, args.n, args.seed, context, len(real.images), args.batch_size)
+        fake = share or load_source(args.fake, args.n, args.seed, device, default_n=len(real.images))
+        extractor = build_extractor(
+            args.features, tuple(real.images.shape[1:]), args.inception_weights, args.resize, device
+        )
+    progress, cache = not args.quiet and context.is_main, not args.no_cache
+    if share is None:
+        result = evaluate(extractor, real.images, fake.images, options, args.batch_size, progress, cache, context)
+    else:
+        from gankit.metrics.distributed import combined_hash
+        from gankit.metrics.evaluate import FeatureSet, cached_features, content_hash
+
+        check_request(extractor, options, len(real.images), share.record["n"])
+        real_set = cached_features(extractor, real.images, args.batch_size, progress, cache, context)
+        digest = combined_hash(content_hash(share.images), context)
+        fake_set = FeatureSet(*share.features(extractor, args.batch_size, progress), digest)
+        result = context.run_on_main(lambda: evaluate_features(extractor, real_set, fake_set, options))
+    if not context.is_main:
+        return 0
     result = {**result, "real": real.record, "fake": fake.record}
     print(f"{extractor.name} features, {result['n_real']} real ({args.real}) vs {result['n_fake']} fake ({args.fake})")
     for line in result_lines(result):
         print(line)
     if args.json:
         _write_json(args.json, result, "numbers and settings")
+    return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    from gankit.runtime.distributed import from_environment, shutdown, under_torchrun
+    from gankit.runtime.environment import check_collectives, report
+
+    context = from_environment(args.device, args.backend, args.timeout) if under_torchrun() else None
+    try:
+        if context is None or context.is_main:
+            rows = report()
+            width = max(len(name) for name, _ in rows)
+            for name, value in rows:
+                print(f"{name:<{width}}  {value}")
+        if context is not None and context.distributed:
+            lines = check_collectives(context)
+            if context.is_main:
+                print("\n".join(lines))
+        elif context is None or context.is_main:
+            print("one process; to test the process group: torchrun --nproc_per_node=N -m gankit env")
+    finally:
+        if context is not None:
+            shutdown(context)
     return 0
 
 
@@ -245,19 +357,37 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(func=_presets)
+
+    env = commands.add_parser(
+        "env", help="torch, CUDA, GPUs, distributed backends and launch variables; under torchrun, test the group"
+    )
+    env.add_argument("--device", default="auto", help="auto, cpu, cuda (under torchrun: this process's device)")
+    env.add_argument("--backend", default="auto", help="auto (nccl on CUDA, gloo on the CPU), nccl, gloo")
+    env.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the other processes")
+    env.set_defaults(func=_env)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gankit`` console script."""
+    from gankit.runtime.distributed import PeerLost, environment_rank, under_torchrun
+
     args = build_parser(argv).parse_args(argv)
+    # Under torchrun every process sees the same errors (they are agreed on); rank 0 prints them. A lost peer is
+    # each surviving process's own news, so every process prints it.
+    main_process = not under_torchrun() or environment_rank() == 0
     try:
         return args.func(args)
-    except TrainingDiverged as exc:
+    except PeerLost as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
         return 1
+    except TrainingDiverged as exc:
+        if main_process:
+            print(f"gankit: error: {exc}", file=sys.stderr)
+        return 1
     except GankitError as exc:
-        print(f"gankit: error: {exc}", file=sys.stderr)
+        if main_process:
+            print(f"gankit: error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -130,7 +130,8 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    """Length, batch, alternation and numerics of the training loop."""
+    """Length, batch, alternation and numerics of the training loop. ``batch_size`` is the global batch (split
+    over the processes of a torchrun job); ``sync_bn`` turns batch norm into SyncBatchNorm under torchrun."""
 
     steps: int = 2000
     batch_size: int = 64
@@ -139,6 +140,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
+    sync_bn: bool = False
 
 
 @dataclass

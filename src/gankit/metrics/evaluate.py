@@ -21,8 +21,10 @@ from safetensors.torch import load_file, save_file
 from gankit import __version__, defaults
 from gankit.defaults import METRICS
 from gankit.errors import GankitError
+from gankit.metrics.distributed import sharded_extract
 from gankit.metrics.features.extractors import FeatureExtractor, check_images
 from gankit.metrics.kid import check_subset_size, kid
+from gankit.runtime.distributed import DistributedContext
 from gankit.runtime.home import gankit_home
 
 
@@ -63,29 +65,61 @@ class FeatureSet:
     sha256: str
 
 
-def cached_features(
-    extractor: FeatureExtractor, images: torch.Tensor, batch_size: int = 64, progress: bool = False, cache: bool = True
-) -> FeatureSet:
-    """Features and logits of ``images`` with their content hash; read from / written to
-    ``$GANKIT_HOME/features/<content>-<settings>.safetensors`` unless ``cache`` is False."""
-    images = check_images(images)
-    digest = content_hash(images)
-    if not cache:
-        return FeatureSet(*extractor(images, batch_size=batch_size, progress=progress), digest)
+def _cache_file(extractor: FeatureExtractor, digest: str):
     settings = hashlib.sha256(json.dumps(extractor.settings(), sort_keys=True).encode()).hexdigest()[:16]
-    path = gankit_home() / "features" / f"{digest[:32]}-{settings}.safetensors"
-    if path.is_file():
-        try:
-            stored = load_file(path)
-            return FeatureSet(stored["features"], stored.get("logits"), digest)
-        except Exception:
-            warnings.warn(f"ignoring unreadable feature cache {path}; recomputing", stacklevel=2)
-    features, logits = extractor(images, batch_size=batch_size, progress=progress)
+    return gankit_home() / "features" / f"{digest[:32]}-{settings}.safetensors"
+
+
+def _read_cache(path) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    if not path.is_file():
+        return None
+    try:
+        stored = load_file(path)
+        return stored["features"], stored.get("logits")
+    except Exception:
+        warnings.warn(f"ignoring unreadable feature cache {path}; recomputing", stacklevel=3)
+        return None
+
+
+def _write_cache(path, features: torch.Tensor, logits: torch.Tensor | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tensors = {"features": features.contiguous()} | ({"logits": logits.contiguous()} if logits is not None else {})
     save_file(tensors, str(partial))
     os.replace(partial, path)
+
+
+def cached_features(
+    extractor: FeatureExtractor,
+    images: torch.Tensor,
+    batch_size: int = 64,
+    progress: bool = False,
+    cache: bool = True,
+    context: DistributedContext | None = None,
+) -> FeatureSet:
+    """Features and logits of ``images`` with their content hash; read from / written to
+    ``$GANKIT_HOME/features/<content>-<settings>.safetensors`` unless ``cache`` is False.
+
+    Several processes (``context``, every one holding all of ``images``): rank 0 alone reads and writes the
+    cache; on a miss each process embeds its share and the features are gathered
+    (:func:`gankit.metrics.distributed.sharded_extract`)."""
+    images = check_images(images)
+    digest = content_hash(images)
+    path = _cache_file(extractor, digest) if cache else None
+    if context is not None and context.distributed:
+        stored = context.run_on_main(lambda: _read_cache(path) if path is not None else None)
+        if stored is not None:
+            return FeatureSet(*stored, digest)
+        features, logits = sharded_extract(extractor, images, context, batch_size, progress)
+        if path is not None:
+            context.run_on_main(lambda: _write_cache(path, features, logits))
+        return FeatureSet(features, logits, digest)
+    stored = _read_cache(path) if path is not None else None
+    if stored is not None:
+        return FeatureSet(*stored, digest)
+    features, logits = extractor(images, batch_size=batch_size, progress=progress)
+    if path is not None:
+        _write_cache(path, features, logits)
     return FeatureSet(features, logits, digest)
 
 
@@ -151,12 +185,17 @@ def evaluate(
     batch_size: int = 64,
     progress: bool = False,
     cache: bool = True,
+    context: DistributedContext | None = None,
 ) -> dict[str, Any]:
-    """Metrics between two uint8 image sets (see :func:`evaluate_features`); features cached by content."""
+    """Metrics between two uint8 image sets (see :func:`evaluate_features`); features cached by content. With
+    several processes (``context``) the features are extracted in shares and the metrics computed by rank 0,
+    the result returned on every process."""
     check_request(extractor, options, len(real), len(fake))
-    real_set = cached_features(extractor, real, batch_size, progress, cache)
-    fake_set = cached_features(extractor, fake, batch_size, progress, cache)
-    return evaluate_features(extractor, real_set, fake_set, options)
+    real_set = cached_features(extractor, real, batch_size, progress, cache, context)
+    fake_set = cached_features(extractor, fake, batch_size, progress, cache, context)
+    if context is None:
+        return evaluate_features(extractor, real_set, fake_set, options)
+    return context.run_on_main(lambda: evaluate_features(extractor, real_set, fake_set, options))
 
 
 def result_lines(result: dict[str, Any]) -> list[str]:

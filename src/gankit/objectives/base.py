@@ -10,17 +10,28 @@ Random draws inside an objective (interpolation points, instance noise, path-len
 ``ctx.random``: per-sample draws for the whole global batch of the optimizer step, from a generator the
 trainer owns and checkpoints, sliced to the rows this round and process hold. Training is therefore the same
 function of the seed whatever the number of accumulation rounds or processes.
+
+Several processes (``ctx.world``): each process's loss is a mean over its rows, and DistributedDataParallel
+averages the gradients, which gives the gradient of the global-batch mean. An estimator that needs the whole
+batch (the MMD) gathers the rows with ``ctx.world.gather_rows`` (gradients flow back to each process's rows).
+DDP all-reduces a gradient bucket only once every parameter in it has received a gradient, so a phase whose
+loss does not reach every parameter (a lazy R1 penalty never reaches D's last bias) would stall the next
+step: ``ctx.reach`` (a :class:`ParameterReach`) ties the loss to the parameters it misses with a zero term,
+and after the step's last round gives those parameters back the ``None`` gradient one process would have
+left them, so that Adam skips them exactly as it does in one process.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import nn
+
+from gankit.runtime.distributed import DistributedContext
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,8 @@ class StepContext:
     gain: float
     random: StepRandom
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    world: DistributedContext = field(default_factory=DistributedContext)
+    reach: ParameterReach | None = None
 
     @classmethod
     def standalone(cls, batch_size: int, seed: int = 0, step: int = 0) -> StepContext:
@@ -162,6 +175,8 @@ class Objective:
     def accumulate(self, phase: str, G: nn.Module, D: nn.Module | None, batch: Batch, ctx: StepContext) -> dict:
         """Compute phase ``phase``'s loss on ``batch``, back-propagate ``loss * ctx.gain``, return detached stats."""
         loss, stats = self.loss(phase, G, D, batch, ctx)
+        if ctx.reach is not None:
+            loss = ctx.reach.tie(loss)
         (loss * ctx.gain).backward()
         return detached(stats)
 
@@ -176,6 +191,54 @@ class Objective:
         """Restore :meth:`state_dict`."""
 
 
+def reached_parameters(output: torch.Tensor) -> set[int]:
+    """The ``id`` of every leaf tensor (parameter) whose gradient ``output.backward()`` would set: the variables
+    of the AccumulateGrad nodes reachable from ``output.grad_fn`` in the autograd graph."""
+    found: set[int] = set()
+    seen: set[Any] = set()
+    stack = [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            found.add(id(variable))
+        stack.extend(child for child, _ in node.next_functions)
+    return found
+
+
+class ParameterReach:
+    """Makes one optimizer step's losses reach every trainable parameter of ``module`` without changing the step.
+
+    :meth:`tie` adds 0 * (the sum of the parameters the loss's graph misses), so that every parameter receives a
+    gradient and DistributedDataParallel can all-reduce (StyleGAN2-ADA adds ``real_logits * 0`` to its R1 phase
+    for the same reason); :meth:`release`, after the step's last round, sets the gradient of the parameters that
+    no round reached back to ``None``, as one process would have left it (Adam skips a ``None`` gradient but
+    moves a parameter with a zero gradient by its momentum)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.parameters = [p for p in module.parameters() if p.requires_grad]
+        self.unreached: set[int] | None = None
+
+    def tie(self, loss: torch.Tensor) -> torch.Tensor:
+        """``loss`` plus a zero term through every parameter it does not reach."""
+        reached = reached_parameters(loss)
+        missing = [p for p in self.parameters if id(p) not in reached]
+        ids = {id(p) for p in missing}
+        self.unreached = ids if self.unreached is None else self.unreached & ids
+        if not missing:
+            return loss
+        return loss + 0.0 * torch.stack([p.sum() for p in missing]).sum()
+
+    def release(self) -> None:
+        """Forget the zero gradients of the parameters that no round's loss reached."""
+        for p in self.parameters:
+            if id(p) in (self.unreached or ()):
+                p.grad = None
+
+
 def detached(stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Statistics with their graphs dropped."""
     return {k: v.detach() for k, v in stats.items()}
@@ -184,9 +247,11 @@ def detached(stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 __all__ = [
     "Batch",
     "Objective",
+    "ParameterReach",
     "PhaseSpec",
     "StepContext",
     "StepRandom",
     "detached",
     "lazy_optimizer_scale",
+    "reached_parameters",
 ]

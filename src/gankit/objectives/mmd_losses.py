@@ -15,6 +15,11 @@
   and for a radial k the last term is c_k E_P ||J_phi(x)||_F^2, c_k = -2 k'(0) with k = k(||a - b||^2):
   1 / s^2 per Gaussian of bandwidth s, 1 per rational-quadratic component. With spectral normalisation
   of the critic (``model.spectral_norm``) this is their SN-SMMD GAN.
+
+Several processes: the MMD estimator is not a mean over samples, so each process gathers the features of
+every process's rows (``ctx.world.gather_rows``, gradients flowing back) and computes the estimate on the
+whole global batch, as one process would; the expectation in the SMMD scale is averaged over processes the
+same way. With ``train.accumulate`` > 1 each round's estimate covers that round's rows of every process.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from gankit.mmd.kernels import RadialKernel, make_kernel
 from gankit.objectives.base import Batch, Objective, PhaseSpec, StepContext
 from gankit.objectives.orthogonal import with_orthogonal_regularization
 from gankit.objectives.penalties import input_gradient, interpolate
+from gankit.runtime.distributed import DistributedContext
 
 
 def flat(x: torch.Tensor) -> torch.Tensor:
@@ -76,16 +82,23 @@ class MMDObjective(Objective):
             return [PhaseSpec("G", "G")]
         return [PhaseSpec("D", "D", repeats=n_critic), PhaseSpec("G", "G", draws="latents")]
 
-    def scale(self, D: nn.Module, real: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """sigma^2 of the Scaled MMD (Arbel et al. 2018, eq. 5) on the real batch."""
+    def scale(
+        self, D: nn.Module, real: torch.Tensor, y: torch.Tensor | None, world: DistributedContext | None = None
+    ) -> torch.Tensor:
+        """sigma^2 of the Scaled MMD (Arbel et al. 2018, eq. 5) on the real batch (of every process)."""
         jacobian = jacobian_frobenius_sq(D, real, y)
+        if world is not None:
+            jacobian = world.mean_over_processes(jacobian)
         return 1.0 / (self.scale_lambda + self.kernel.diagonal() + self.kernel.curvature() * jacobian)
 
-    def _mmd2(self, D, real, fake, y_real, y_fake) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _mmd2(
+        self, D, real, fake, y_real, y_fake, world: DistributedContext | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        gather = world.gather_rows if world is not None else (lambda x: x)
         if D is None:
-            phi_real, phi_fake = self.features(real), self.features(fake)
+            phi_real, phi_fake = gather(self.features(real)), gather(self.features(fake))
             return mmd2(phi_fake, phi_real, self.kernel), phi_real, phi_fake
-        phi_real, phi_fake = critic_features(D, real, y_real), critic_features(D, fake, y_fake)
+        phi_real, phi_fake = gather(critic_features(D, real, y_real)), gather(critic_features(D, fake, y_fake))
         return mmd2(phi_real, phi_fake, self.kernel), phi_real, phi_fake
 
     def loss(
@@ -99,7 +112,7 @@ class MMDObjective(Objective):
         if phase == "G":
             with ctx.autocast():
                 fake = G(batch.z, batch.y_fake).float()
-            loss, stats = self.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real)
+            loss, stats = self.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real, ctx)
             return with_orthogonal_regularization(loss, stats, G, self.config.ortho)
         raise GankitError(f"the {self.name} objective has no phase '{phase}'")
 
@@ -108,11 +121,11 @@ class MMDObjective(Objective):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The critic maximises MMD^2 (or SMMD^2), plus the witness gradient penalty when ``objective.gp``."""
         ctx = ctx or StepContext.standalone(len(real))
-        estimate, phi_real, phi_fake = self._mmd2(D, real, fake, y_real, y_fake)
+        estimate, phi_real, phi_fake = self._mmd2(D, real, fake, y_real, y_fake, ctx.world)
         stats = {"mmd2": estimate}
         loss = -estimate
         if self.name == "smmd":
-            stats["smmd_scale"] = self.scale(D, real, y_real)
+            stats["smmd_scale"] = self.scale(D, real, y_real, ctx.world)
             loss = -estimate * stats["smmd_scale"]
         if self.config.gp > 0:
             eps = ctx.random.rand_per_sample(real)
@@ -137,11 +150,12 @@ class MMDObjective(Objective):
         return (gradient.norm(2, dim=1) - 1).pow(2).mean()
 
     def generator_loss(
-        self, D, fake, real=None, y_fake=None, y_real=None
+        self, D, fake, real=None, y_fake=None, y_real=None, ctx: StepContext | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G minimises MMD^2 (SMMD^2 for smmd: the scale depends on the data only, so it is held fixed)."""
         if real is None:
             raise GankitError(f"objective.loss={self.name} needs the real batch in the generator step")
-        estimate, _, _ = self._mmd2(D, real, fake, y_real, y_fake)
-        loss = estimate * self.scale(D, real, y_real).detach() if self.name == "smmd" else estimate
+        world = ctx.world if ctx is not None else None
+        estimate, _, _ = self._mmd2(D, real, fake, y_real, y_fake, world)
+        loss = estimate * self.scale(D, real, y_real, world).detach() if self.name == "smmd" else estimate
         return loss, {"loss_g": loss, "mmd2_g": estimate}

@@ -9,6 +9,10 @@ model changing, not the noise), quantises them to uint8 like the reference code,
 usual choice in that literature) and the FID Inception otherwise. Evaluation draws from its own seeds,
 and training seeds its random streams at every iteration, so evaluating does not change the training
 trajectory. A conditional generator is evaluated on labels drawn from the training data's label distribution.
+
+Several processes: each process generates and embeds its share of the samples (and of the real set, once),
+the features are gathered, rank 0 computes the metrics and every process receives the result
+(:mod:`gankit.metrics.distributed`); the numbers equal the single-process ones.
 """
 
 from __future__ import annotations
@@ -22,6 +26,14 @@ from gankit import defaults
 from gankit.config import Config
 from gankit.defaults import MAX_TRAINING_EVAL_REAL
 from gankit.imaging import to_uint8
+from gankit.metrics.distributed import (
+    GENERATE_BATCH,
+    block_size,
+    combined_hash,
+    extract_share,
+    gather_features,
+    generate_shard,
+)
 from gankit.metrics.evaluate import (
     EvalOptions,
     FeatureSet,
@@ -33,7 +45,8 @@ from gankit.metrics.evaluate import (
 )
 from gankit.metrics.features.extractors import build_extractor
 from gankit.runtime import seeds
-from gankit.sampling import generate, sample_labels
+from gankit.runtime.distributed import DistributedContext
+from gankit.sampling import sample_labels
 
 CLASSIFIER_DATASETS = ("digits", "mnist", "fashion-mnist")
 MAX_REAL = MAX_TRAINING_EVAL_REAL
@@ -55,8 +68,10 @@ class PeriodicEvaluation:
         dataset: torch.utils.data.Dataset,
         device: torch.device,
         class_frequencies: torch.Tensor | None = None,
+        context: DistributedContext | None = None,
     ) -> None:
         cfg = config.eval
+        self.context = context or DistributedContext(device=device)
         self.class_frequencies = class_frequencies
         images = getattr(dataset, "images", None)
         if images is None:
@@ -72,16 +87,33 @@ class PeriodicEvaluation:
             metrics=tuple(cfg.metrics), kid_subset_size=subset, fid_bootstrap=cfg.fid_bootstrap, seed=cfg.seed
         )
         check_request(self.extractor, self.options, len(real), self.n)
-        self.real = cached_features(self.extractor, real)
+        self._real_images = real
+        self.real: FeatureSet | None = None
+        if not self.context.distributed:
+            self.prepare()
+
+    def prepare(self) -> None:
+        """Compute (or read from the cache) the real set's features, in shares over the processes; every
+        process must call it together (the trainer does, once every process has built its evaluation)."""
+        if self.real is None:
+            self.real = cached_features(self.extractor, self._real_images, context=self.context)
 
     @torch.no_grad()
     def __call__(self, generator: torch.nn.Module) -> dict[str, Any]:
-        """Metrics of ``n`` samples of ``generator`` (latents from ``eval.seed``) against the real set."""
+        """Metrics of ``n`` samples of ``generator`` (latents from ``eval.seed``) against the real set; with
+        several processes every process calls it and receives the same result."""
+        self.prepare()
         labels = None
         if self.class_frequencies is not None:
             labels = sample_labels(self.class_frequencies, self.n, seeds.generator(self.options.seed, seeds.LABELS))
-        fake = to_uint8(generate(generator, self.n, self.options.seed, labels=labels))
-        fake_set = FeatureSet(*self.extractor(fake), content_hash(fake))
+        block = block_size(GENERATE_BATCH, defaults.EVAL_BATCH_SIZE)
+        fake = to_uint8(generate_shard(generator, self.n, self.context, self.options.seed, labels, block=block))
+        features, logits = extract_share(self.extractor, fake, defaults.EVAL_BATCH_SIZE)
+        features, logits = gather_features(features, logits, self.context)
+        fake_set = FeatureSet(features, logits, combined_hash(content_hash(fake), self.context))
+        return self.context.run_on_main(lambda: self._metrics(fake_set, labels))
+
+    def _metrics(self, fake_set: FeatureSet, labels: torch.Tensor | None) -> dict[str, Any]:
         result = evaluate_features(self.extractor, self.real, fake_set, self.options)
         if labels is not None:
             result.update(self.conditional_metrics(fake_set, labels))

@@ -16,6 +16,14 @@ their own seeds) cannot change the training trajectory.
 A run directory receives ``config.yaml``, ``checkpoints/``, ``samples/`` (grids from one fixed latent
 batch, so successive grids show training progress; one row per class for conditional models),
 ``metrics.jsonl`` and ``tb/``; only the main process writes.
+
+Several processes (``torchrun``): G and D run under DistributedDataParallel with the rules of
+:mod:`gankit.training.ddp`; ``train.batch_size`` is the global batch, each process takes its rows of every
+global batch, latents and objective draws (:mod:`gankit.runtime.seeds`), so N processes compute what one
+process with the same global batch computes, up to the order of floating-point sums. The statistics of each
+iteration are averaged over processes, so every process takes the same decisions (divergence, stop request);
+rank 0 alone chooses the checkpoint to resume and writes files. A checkpoint records the global batches
+consumed, which resumes on any number of processes.
 """
 
 from __future__ import annotations
@@ -44,8 +52,9 @@ from gankit.models import build_discriminator, build_generator
 from gankit.objectives import Batch, StepContext, StepRandom, build_objective
 from gankit.runtime import checkpoint as checkpoint_io
 from gankit.runtime import seeds
-from gankit.runtime.distributed import DistributedContext, single_process
+from gankit.runtime.distributed import DistributedContext, PeerLost, is_lost_peer, short_reason, single_process
 from gankit.sampling import class_sorted_labels, sample_labels
+from gankit.training.ddp import Players, convert_sync_batchnorm
 from gankit.training.ema import update_ema
 from gankit.training.logging import RunLogger
 from gankit.training.monitor import DivergenceMonitor
@@ -108,10 +117,18 @@ class Trainer:
     """Owns the networks, optimizers, schedules, random streams and data stream of one run."""
 
     def __init__(self, config: Config, run_dir: str | Path, context: DistributedContext | None = None) -> None:
+        self.context = context or single_process(config.train.device)
+        with self.context.agreement():  # every process built its part, or all stop here
+            self._build(config, run_dir)
+        self.players = Players(self.G, self.D, self.context)
+        if self._evaluation is not None:
+            self._evaluation.prepare()
+
+    def _build(self, config: Config, run_dir: str | Path) -> None:
+        """Everything of :meth:`__init__` that each process does on its own (no collectives)."""
         validate(config)
         self.config = config
         self.run_dir = Path(run_dir)
-        self.context = context or single_process(config.train.device)
         self.device = self.context.device
         if config.train.precision == "bf16" and self.device.type != "cuda":
             raise GankitError("train.precision=bf16 needs a CUDA device; use train.precision=fp32 on the CPU")
@@ -132,6 +149,9 @@ class Trainer:
             if self.objective.uses_discriminator
             else None
         )
+        if config.train.sync_bn:
+            self.G = convert_sync_batchnorm(self.G, self.context)
+            self.D = None if self.D is None else convert_sync_batchnorm(self.D, self.context)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if config.ema.enabled else None
         specs = self.objective.phases(config.train.n_critic)
         modules = {"G": self.G, "D": self.D}
@@ -229,6 +249,7 @@ class Trainer:
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.step += 1
+        self.players.sync_buffers()
         if self.G_ema is not None:
             ema = self.config.ema
             decay = ema.decay(self.config.train.batch_size) if self.step > ema.start else 0.0
@@ -243,15 +264,32 @@ class Trainer:
         phase.optimizer.zero_grad(set_to_none=True)
         rounds = self.config.train.accumulate
         random = StepRandom(self.streams.objective, self.config.train.batch_size)
-        for part in batch.split(rounds):
+        player = phase.spec.player
+        G, D = self.players.for_phase(player)
+        reach = self.players.reach(player)
+        for i, part in enumerate(batch.split(rounds)):
             random.start_round(part.offset, len(part))
-            ctx = StepContext(self.step, phase.spec.interval / rounds, random, self._autocast)
-            stats.add(self.objective.accumulate(phase.spec.name, self.G, self.D, part, ctx))
+            ctx = StepContext(self.step, phase.spec.interval / rounds, random, self._autocast, self.context, reach)
+            with self.players.round(player, last=i == rounds - 1):
+                stats.add(self.objective.accumulate(phase.spec.name, G, D, part, ctx))
+        if reach is not None:
+            reach.release()
         if measure and phase.spec.interval == 1:
             norm = nn.utils.clip_grad_norm_(phase.module.parameters(), float("inf"))
             stats.set(f"grad_norm_{phase.spec.player.lower()}", norm)
         phase.optimizer.step()
         self.objective.after_step(phase.spec.name, self.G, self.D)
+
+    def _agree(self, stats: dict[str, torch.Tensor], stop: bool) -> tuple[dict[str, torch.Tensor], bool]:
+        """The iteration's statistics averaged over processes, and whether any process was asked to stop: one
+        all-reduce, so every process takes the same divergence and stop decisions."""
+        if not self.context.distributed:
+            return stats, stop
+        keys = sorted(stats)
+        device = stats[keys[0]].device if keys else self.device
+        flat = torch.stack([*(stats[k].float() for k in keys), torch.tensor(float(stop), device=device)])
+        flat = self.context.all_reduce_mean(flat)
+        return {k: flat[i] for i, k in enumerate(keys)}, bool(flat[-1] > 0)
 
     def _check_finite(self, stats: dict[str, torch.Tensor]) -> None:
         names = [name for name in ("loss_d", "loss_g") if name in stats]
@@ -291,7 +329,9 @@ class Trainer:
             from gankit.training.evaluation import PeriodicEvaluation
 
             frequencies = self.stream.class_frequencies if self.num_classes else None
-            self._evaluation = PeriodicEvaluation(self.config, self.stream.dataset, self.device, frequencies)
+            self._evaluation = PeriodicEvaluation(
+                self.config, self.stream.dataset, self.device, frequencies, self.context
+            )
         return self._evaluation
 
     def evaluate(self) -> dict[str, Any]:
@@ -343,6 +383,7 @@ class Trainer:
             "schedulers": {p: s.state_dict() for p, s in self.schedulers.items()},
             "objective": self.objective.state_dict(),
             "stream": self.stream.state_dict(),
+            "world_size": self.context.world_size,
             "seed_scheme": "gankit-seeds-v1: sha256(seed/stream/iteration)",
         }
 
@@ -370,16 +411,27 @@ class Trainer:
         self.stream.load_state_dict(state["stream"])
         self.step = int(state["step"])
         self.resumed_from = self.step
+        written_by, world = int(state.get("world_size", 1)), self.context.world_size
+        if written_by != world:
+            local = self.config.train.batch_size // world
+            self.resume_notes.append(
+                f"the checkpoint was written by {written_by} process(es), this run has {world}: data position "
+                f"{self.stream.consumed} global batches of {self.config.train.batch_size} consumed, each process "
+                f"now takes {local} rows of every global batch"
+            )
 
-    def save_checkpoint(self) -> Path | None:
-        """Atomically write a checkpoint for the current step and keep the newest ``log.keep`` (main process)."""
-        if not self.context.is_main:
-            return None
-        folder = self.run_dir / "checkpoints"
-        path = checkpoint_io.checkpoint_path(folder, self.step)
-        checkpoint_io.save_atomic(self.state_dict(), path)
-        checkpoint_io.prune(folder, self.config.log.keep)
-        return path
+    def save_checkpoint(self) -> Path:
+        """Atomically write a checkpoint for the current step and keep the newest ``log.keep``: rank 0 writes,
+        the other processes wait for it and receive its path (or its error)."""
+
+        def write() -> Path:
+            folder = self.run_dir / "checkpoints"
+            path = checkpoint_io.checkpoint_path(folder, self.step)
+            checkpoint_io.save_atomic(self.state_dict(), path)
+            checkpoint_io.prune(folder, self.config.log.keep)
+            return path
+
+        return self.context.run_on_main(write)
 
     @classmethod
     def resume(
@@ -390,11 +442,21 @@ class Trainer:
         :attr:`resume_notes`."""
         from gankit.config import apply_overrides
 
-        found = checkpoint_io.newest_readable(source)
-        config = apply_overrides(config_from_checkpoint(found.state), overrides or [])
-        trainer = cls(config, checkpoint_io.run_directory(found.path), context)
-        trainer.load_state_dict(found.state)
-        trainer.resume_notes = [*found.skipped, f"resuming from {found.path} (step {trainer.step})"]
+        world = context or DistributedContext()  # one process: run_on_main and agreement just run the code
+        kept: dict[str, checkpoint_io.Found] = {}
+
+        def choose() -> tuple[Path, list[str]]:  # rank 0 alone moves damaged checkpoints aside
+            kept["found"] = checkpoint_io.newest_readable(source)
+            return kept["found"].path, kept["found"].skipped
+
+        path, skipped = world.run_on_main(choose)
+        with world.agreement():
+            state = kept["found"].state if "found" in kept else checkpoint_io.load(path)
+            config = apply_overrides(config_from_checkpoint(state), overrides or [])
+        trainer = cls(config, checkpoint_io.run_directory(path), context)
+        with world.agreement():
+            trainer.load_state_dict(state)
+        trainer.resume_notes = [*skipped, f"resuming from {path} (step {trainer.step})", *trainer.resume_notes]
         return trainer
 
     def fit(self) -> FitResult:
@@ -417,7 +479,7 @@ class Trainer:
             with _StopRequest() as stop:
                 while self.step < total:
                     measure = (self.step + 1) % log.every == 0 or self.step + 1 == total
-                    stats = self.train_step(measure)
+                    stats, stop_requested = self._agree(self.train_step(measure), stop.requested)
                     self._check_finite(stats)
                     window_steps += 1
                     bar.update(1)
@@ -441,10 +503,19 @@ class Trainer:
                         evaluation = self.evaluate()
                     if self.step % log.ckpt_every == 0 or self.step == total:
                         checkpoint = self.save_checkpoint()
-                    if stop.requested:
+                    if stop_requested:
                         interrupted = True
                         checkpoint = self.save_checkpoint()
                         break
+        except Exception as exc:
+            if not (self.context.distributed and is_lost_peer(exc)):
+                raise
+            last = checkpoint_io.list_checkpoints(self.run_dir / "checkpoints")
+            kept = f"the last checkpoint is {last[-1]}; " if last else ""
+            raise PeerLost(
+                f"rank {self.context.rank}: lost contact with another process at step {self.step} "
+                f"({short_reason(exc)}); {kept}continue with: gankit train --resume {self.run_dir}"
+            ) from exc
         finally:
             bar.close()
             if self.logger is not None:
