@@ -16,6 +16,7 @@ from gankit.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.models.resnet import ResNetDiscriminator32, ResNetGenerator32
+from gankit.models.semisupervised import SemiSupervisedMLPDiscriminator, SemiSupervisedMLPGenerator
 from gankit.nn.spectral_norm import apply_spectral_norm
 
 Shape = tuple[int, ...]
@@ -37,6 +38,13 @@ def _d_width(config: Config) -> int:
 
 def _biggan_g(b: BigGANConfig) -> tuple:
     return b.shared_dim, b.hierarchical, b.g_attention, b.init
+
+
+def _ssmlp_discriminator(config: Config, shape: Shape, num_classes: int) -> SemiSupervisedMLPDiscriminator:
+    """Salimans et al.'s K-class discriminator with K = ``semisupervised.classes`` outputs (unconditional)."""
+    if num_classes:
+        raise GankitError("model.arch=ssmlp is unconditional (the classes are D's outputs); set data.conditional=false")
+    return SemiSupervisedMLPDiscriminator(shape, out_features=config.semisupervised.classes)
 
 
 REGISTRY: dict[str, Architecture] = {
@@ -61,6 +69,11 @@ REGISTRY: dict[str, Architecture] = {
         lambda c, s, k: BigGANDiscriminator(
             s[1], s[0], _d_width(c), k, c.biggan.d_attention, c.model.d_out, c.biggan.init
         ),
+    ),
+    "ssmlp": Architecture(
+        "images",
+        lambda c, s, k: SemiSupervisedMLPGenerator(c.model.z_dim, s, k),
+        lambda c, s, k: _ssmlp_discriminator(c, s, k),
     ),
 }
 ARCHITECTURES = tuple(REGISTRY)
@@ -113,6 +126,8 @@ __all__ = [
     "MLPGenerator",
     "ResNetDiscriminator32",
     "ResNetGenerator32",
+    "SemiSupervisedMLPDiscriminator",
+    "SemiSupervisedMLPGenerator",
     "build_discriminator",
     "build_generator",
     "count_parameters",

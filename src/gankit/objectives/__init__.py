@@ -4,6 +4,8 @@
 - :class:`AdversarialObjective` (:mod:`gankit.objectives.gan`): minimax, non-saturating, hinge and
   Wasserstein losses with gradient penalty, R1/R2 (optionally lazy), clipping and instance noise.
 - :class:`MMDObjective` (:mod:`gankit.objectives.mmd_losses`): GMMN, MMD GAN, Scaled MMD GAN.
+- :class:`SemiSupervisedGANObjective` (:mod:`gankit.objectives.semisupervised_gan`): the K+1-class GAN with
+  feature matching (Salimans et al. 2016), ``objective.loss=ssgan``.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ from collections.abc import Callable
 
 import torch
 
-from gankit.config import Config
+from gankit.config import SEMISUPERVISED_LOSS, Config
 from gankit.defaults import MMD_LOSSES
 from gankit.errors import GankitError
 from gankit.objectives.base import Batch, Objective, PhaseSpec, StepContext, StepRandom, lazy_optimizer_scale
 from gankit.objectives.gan import ADVERSARIAL_LOSSES, AdversarialObjective
 from gankit.objectives.mmd_losses import MMDObjective
+from gankit.objectives.semisupervised_gan import SemiSupervisedGANObjective
 
-LOSSES = (*ADVERSARIAL_LOSSES, *MMD_LOSSES)
+LOSSES = (*ADVERSARIAL_LOSSES, *MMD_LOSSES, SEMISUPERVISED_LOSS)
 
 
 def build_objective(config: Config, features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Objective:
@@ -30,6 +33,8 @@ def build_objective(config: Config, features: Callable[[torch.Tensor], torch.Ten
         return MMDObjective(config.objective, config.mmd, features)
     if loss in ADVERSARIAL_LOSSES:
         return AdversarialObjective(config.objective)
+    if loss == SEMISUPERVISED_LOSS:
+        return SemiSupervisedGANObjective(config)
     raise GankitError(f"unknown objective.loss '{loss}'; valid losses: {', '.join(LOSSES)}")
 
 
@@ -41,6 +46,7 @@ __all__ = [
     "MMDObjective",
     "Objective",
     "PhaseSpec",
+    "SemiSupervisedGANObjective",
     "StepContext",
     "StepRandom",
     "build_objective",
