@@ -88,6 +88,15 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use(args: argparse.Namespace) -> int:
+    from gankit.uses.commands import load
+
+    result = load(args.name).run(args)
+    if args.json:
+        _write_json(args.json, result, "numbers")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from gankit.metrics.evaluate import EvalOptions, evaluate, result_lines
     from gankit.metrics.features.extractors import build_extractor
@@ -226,6 +235,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if name in argv:
             load(name).add_arguments(sub)
         sub.set_defaults(func=_experiment)
+
+    use = commands.add_parser("use", help="what generative models are for: inpaint, anomaly, ... (gankit use -h)")
+    uses = use.add_subparsers(dest="name", required=True, metavar="NAME")
+    from gankit.uses.commands import USES
+    from gankit.uses.commands import load as load_use
+
+    for name, summary in USES.items():
+        sub = uses.add_parser(name, help=summary, description=summary)
+        sub.add_argument("--out", default=f"uses/{name}", help=f"folder for figures (default uses/{name})")
+        sub.add_argument("--json", help="also write every number to this JSON file")
+        if name in argv:
+            load_use(name).add_arguments(sub)
+        sub.set_defaults(func=_use)
 
     evaluation = commands.add_parser("eval", help="FID, KID, IS, precision/recall between two image sources")
     source_help = "image folder, .npz, run directory, checkpoint, or a split (digits, mnist-test, cifar10-train, ...)"
