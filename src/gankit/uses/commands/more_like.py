@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from gankit.baselines.base import DensityBaseline
 from gankit.errors import GankitError
 from gankit.imaging import grid_image, save_image
 from gankit.uses.commands.common import (
@@ -50,6 +51,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
 
 
+def draws_around(
+    density: DensityBaseline, x: torch.Tensor, draws: int, keep: float, rng: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``draws`` completions of each image of ``x`` ([-1, 1], (N, C, H, W)), each keeping a fresh random ``keep``
+    fraction of its pixels and drawing the rest from the conditional: (N * draws, C, H, W) draws, image by image,
+    and their (N * draws, C, H, W) masks (True = kept)."""
+    if not 0 < keep < 1:
+        raise GankitError(f"keep must be strictly between 0 and 1 (a draw keeps some pixels, hides some); got {keep}")
+    repeated = x.repeat_interleave(draws, 0)
+    masks = random_mask(tuple(x.shape[1:]), 1 - keep, count=len(repeated), generator=rng)
+    return fill_gaussian(density, repeated, masks, sample=True, rng=rng), masks
+
+
 def _distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).flatten(1).norm(dim=1)
 
@@ -78,8 +92,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     x = test.images[order].float() / 127.5 - 1
     repeated = x.repeat_interleave(args.draws, 0)
     rng = torch.Generator().manual_seed(args.seed)
-    masks = random_mask(tuple(x.shape[1:]), 1 - args.keep, count=len(repeated), generator=rng)
-    draws = fill_gaussian(density, repeated, masks, sample=True, rng=rng)
+    draws, _ = draws_around(density, x, args.draws, args.keep, rng)
     free = density.sample(len(repeated), rng).clamp(-1, 1)
     near = _distance(draws, repeated).view(args.n, args.draws).mean(1)
     far = _distance(free, repeated).view(args.n, args.draws).mean(1)
