@@ -142,7 +142,7 @@ def _features_train(args: argparse.Namespace) -> int:
 def _fit_baseline(args: argparse.Namespace) -> int:
     from gankit.baselines.run import baseline_options, fit_run
     from gankit.config import DataConfig
-    from gankit.data.arrays import load_arrays, test_split
+    from gankit.data.arrays import held_out_split, load_arrays
 
     options = baseline_options(
         args.name, components=args.components, ridge=args.ridge, seed=args.seed, max_iter=args.max_iter
@@ -160,7 +160,7 @@ def _fit_baseline(args: argparse.Namespace) -> int:
         from gankit.metrics.sources import load_source
 
         test = (args.test, load_source(args.test).images)
-    elif args.test is None and (held_out := test_split(data)) is not None:
+    elif args.test is None and (held_out := held_out_split(data)) is not None:
         test = (f"{data.name}-test@{data.resolution}", load_arrays(held_out)[0])
     out = Path(args.out) if args.out else Path("runs") / f"{args.name}-{args.data}-{time.strftime('%Y%m%d-%H%M%S')}"
     record = fit_run(args.name, options, data, out, test, args.n_samples, args.seed)

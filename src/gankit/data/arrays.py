@@ -28,7 +28,7 @@ def load_arrays(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
     return images, getattr(dataset, "labels", None)
 
 
-def test_split(config: DataConfig) -> DataConfig | None:
+def held_out_split(config: DataConfig) -> DataConfig | None:
     """The held-out counterpart of a training data set: the ``test`` split of a named data set read as ``train``
     (MNIST, Fashion-MNIST, CIFAR-10, faces), else None (digits, npz files and folders have no split)."""
     if config.name in NAMED_DATASETS and config.split == "train":
