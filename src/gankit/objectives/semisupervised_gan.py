@@ -5,7 +5,9 @@ Phases: ``D`` (``n_critic`` repeats; each a fresh real batch and latents) and ``
 real batch). D's loss is L_supervised + w L_unsupervised (Sec. 5): the K-class cross-entropy on a mini-batch of
 the labelled examples plus -E log D(x) - E log(1 - D(G(z))) on the real (unlabelled) batch and the generated one,
 with D(x) = Z / (Z + 1), Z = sum_k exp l_k(x) (:mod:`gankit.objectives.semisupervised`). G's loss is feature
-matching, ||E f(x) - E f(G(z))||^2 over D's last hidden layer f (Sec. 3.1).
+matching, ||E f(x) - E f(G(z))||^2 over D's last hidden layer f (Sec. 3.1), divided by the number of features
+(the mean over features, as the authors' released code takes it): the same Adam steps as the paper's sum, on a
+scale that the loop's divergence monitor does not mistake for divergence.
 
 Labelled examples. The objective holds the fixed labelled set (``semisupervised.labels_per_class`` images of each
 class, chosen from the training data with ``semisupervised.label_seed`` by :func:`gankit.data.labelled_subset`,
@@ -123,7 +125,7 @@ class SemiSupervisedGANObjective(Objective):
                 with torch.no_grad():
                     real_features = D.features(batch.real).float()
                 fake_features = D.features(fake).float()
-            loss = feature_matching_loss(real_features, fake_features)
+            loss = feature_matching_loss(real_features, fake_features) / real_features[0].numel()
             return loss, {"loss_g": loss}
         raise GankitError(f"the ssgan objective has no phase '{phase}'")
 
