@@ -148,6 +148,15 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use(args: argparse.Namespace) -> int:
+    from gankit.uses.commands import load
+
+    result = load(args.name).run(args)
+    if args.json:
+        _write_json(args.json, result, "numbers")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from gankit.runtime.distributed import from_environment, shutdown
 
@@ -242,6 +251,43 @@ def _features_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_baseline(args: argparse.Namespace) -> int:
+    from gankit.baselines.run import baseline_options, fit_run
+    from gankit.config import DataConfig
+    from gankit.data.arrays import held_out_split, load_arrays
+
+    options = baseline_options(
+        args.name, components=args.components, ridge=args.ridge, seed=args.seed, max_iter=args.max_iter
+    )
+    data = DataConfig(
+        name=args.data,
+        path=args.path or "",
+        split=args.split,
+        resolution=args.resolution,
+        grayscale=args.grayscale,
+        download=not args.no_download,
+    )
+    test = None
+    if args.test and args.test != "none":
+        from gankit.metrics.sources import load_source
+
+        test = (args.test, load_source(args.test).images)
+    elif args.test is None and (held_out := held_out_split(data)) is not None:
+        test = (f"{data.name}-test@{data.resolution}", load_arrays(held_out)[0])
+    out = Path(args.out) if args.out else Path("runs") / f"{args.name}-{args.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+    record = fit_run(args.name, options, data, out, test, args.n_samples, args.seed)
+    shown = ", ".join(f"{k}={v}" for k, v in options.items())
+    print(f"gankit {__version__}: {args.name}({shown}) on {record['n_train']} {args.data} images {record['shape']}")
+    print(f"fit:        {record['fit_seconds']:.1f} s")
+    print(f"train:      {record['train_bits_per_dim']:.4f} bits/dim")
+    if "test" in record:
+        held_out = record["test"]
+        print(f"test:       {held_out['bits_per_dim']:.4f} bits/dim ({held_out['n']} images, {held_out['source']})")
+    print(f"samples:    {out / record['files']['samples']}")
+    print(f"run:        {out}  (gankit sample {out} ...; gankit eval --fake {out} ...)")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     from gankit.config import DEFAULT_PRESET, load_preset, preset_names
 
@@ -302,6 +348,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             load(name).add_arguments(sub)
         sub.set_defaults(func=_experiment)
 
+    use = commands.add_parser("use", help="what generative models are for: inpaint, anomaly, ... (gankit use -h)")
+    uses = use.add_subparsers(dest="name", required=True, metavar="NAME")
+    from gankit.uses.commands import USES
+    from gankit.uses.commands import load as load_use
+
+    for name, summary in USES.items():
+        sub = uses.add_parser(name, help=summary, description=summary)
+        sub.add_argument("--out", default=f"uses/{name}", help=f"folder for figures (default uses/{name})")
+        sub.add_argument("--json", help="also write every number to this JSON file")
+        if name in argv:
+            load_use(name).add_arguments(sub)
+        sub.set_defaults(func=_use)
+
     evaluation = commands.add_parser("eval", help="FID, KID, IS, precision/recall between two image sources")
     source_help = "image folder, .npz, run directory, checkpoint, or a split (digits, mnist-test, cifar10-train, ...)"
     evaluation.add_argument("--real", required=True, help=source_help)
@@ -354,6 +413,31 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     train_features.add_argument("--seed", type=int, default=0)
     train_features.add_argument("--epochs", type=int, default=10)
     train_features.set_defaults(func=_features_train)
+
+    fit = commands.add_parser(
+        "fit-baseline", help="fit a classic density model (gaussian, ppca, gmm) and write a run directory"
+    )
+    fit.add_argument("name", choices=("gaussian", "ppca", "gmm"), help="the baseline")
+    fit.add_argument(
+        "--data", default="digits", help="an image data set: digits, mnist, fashion-mnist, cifar10, faces, npz, folder"
+    )
+    fit.add_argument("--path", help="the file or folder of --data npz / folder")
+    fit.add_argument("--split", default="train", help="split of a named data set (default train)")
+    fit.add_argument("--resolution", type=int, default=16, help="image size (default 16)")
+    fit.add_argument("--grayscale", action="store_true", help="convert RGB images to one channel")
+    fit.add_argument("--no-download", action="store_true", help="never download; fail if the data set is missing")
+    fit.add_argument("--components", type=int, help="ppca: latent dimensions k; gmm: mixture components K")
+    fit.add_argument("--ridge", type=float, help="variance added to the covariance (default: the dequantisation noise)")
+    fit.add_argument("--max-iter", type=int, help="gmm: EM iterations (default 100)")
+    fit.add_argument(
+        "--test",
+        help="held-out images scored in bits/dim (a source as for eval; default: the data set's "
+        "test split where it has one; none: skip)",
+    )
+    fit.add_argument("--n-samples", type=int, default=64, help="samples in the grid (default 64)")
+    fit.add_argument("--seed", type=int, default=0, help="latent seed of the grid, noise of bits/dim, gmm's k-means")
+    fit.add_argument("--out", help="run directory (default runs/<name>-<data>-<time>)")
+    fit.set_defaults(func=_fit_baseline)
 
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(func=_presets)

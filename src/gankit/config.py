@@ -117,6 +117,18 @@ class MMDConfig:
 
 
 @dataclass
+class SemiSupervisedConfig:
+    """The K+1-class GAN of Salimans et al. (2016) (``objective.loss=ssgan``, ``model.arch=ssmlp``): K = ``classes``
+    real classes, ``labels_per_class`` labelled training images of each chosen with ``label_seed``, and the weight
+    of the unsupervised loss (see :mod:`gankit.objectives.semisupervised_gan`)."""
+
+    classes: int = 10
+    labels_per_class: int = 10
+    label_seed: int = 0
+    unsupervised_weight: float = 1.0
+
+
+@dataclass
 class OptimConfig:
     """Optimizers for G and D, and the learning-rate schedule."""
 
@@ -206,6 +218,7 @@ class Config:
     stylegan: StyleGANConfig = field(default_factory=StyleGANConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     mmd: MMDConfig = field(default_factory=MMDConfig)
+    semisupervised: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     ema: EMAConfig = field(default_factory=EMAConfig)
@@ -223,6 +236,8 @@ class Config:
 
 
 DEFAULT_PRESET = "digits"
+SEMISUPERVISED_LOSS = "ssgan"
+SEMISUPERVISED_ARCH = "ssmlp"
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -389,6 +404,12 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
     else:
         found += _set_away_from_default(config.mmd, _all_keys(config.mmd), "mmd", f"objective.loss={loss}")
         found += _set_away_from_default(model, ("d_out",), "model", f"objective.loss={loss} (one logit per sample)")
+    if loss == SEMISUPERVISED_LOSS:
+        adversarial_only = ("gp", "gp_one_sided", "r1", "r2", "reg_every", "clip", "noise_std", "noise_anneal", "ortho")
+        found += _set_away_from_default(config.objective, adversarial_only, "objective", f"objective.loss={loss}")
+    else:
+        why = f"objective.loss={loss} (the semisupervised section is for objective.loss=ssgan)"
+        found += _set_away_from_default(config.semisupervised, _all_keys(config.semisupervised), "semisupervised", why)
     if model.arch != "mlp":
         found += _set_away_from_default(model, ("depth",), "model", f"model.arch={model.arch} (depth is MLP-only)")
     if model.arch != "stylegan2":
@@ -476,6 +497,18 @@ def validate(config: Config) -> None:
             config.eval.every == 0 or config.data.name not in defaults.TOY_DATASETS,
             "eval.every needs image data; toy runs measure mode coverage (gankit experiment mixtures)",
         ),
+        (
+            (config.objective.loss == SEMISUPERVISED_LOSS) == (config.model.arch == SEMISUPERVISED_ARCH),
+            f"objective.loss={SEMISUPERVISED_LOSS} and model.arch={SEMISUPERVISED_ARCH} go together (the K+1-class "
+            f"discriminator gives K logits); set both or neither",
+        ),
+        (
+            config.objective.loss != SEMISUPERVISED_LOSS or not config.data.conditional,
+            "objective.loss=ssgan is unconditional (the classes are D's outputs); set data.conditional=false",
+        ),
+        (config.semisupervised.classes >= 2, "semisupervised.classes must be >= 2"),
+        (config.semisupervised.labels_per_class >= 1, "semisupervised.labels_per_class must be >= 1"),
+        (config.semisupervised.unsupervised_weight >= 0, "semisupervised.unsupervised_weight must be >= 0"),
         (config.dist.backend in ("auto", "nccl", "gloo"), "dist.backend must be one of: auto, nccl, gloo"),
         (config.dist.timeout_s > 0, "dist.timeout_s must be > 0"),
     ]

@@ -9,6 +9,7 @@ import torch
 from gankit.config import config_from_checkpoint
 from gankit.errors import GankitError
 from gankit.models import Generator, build_generator
+from gankit.models.linear_gaussian import find_generator_file, load_linear_gaussian
 from gankit.runtime import checkpoint as checkpoint_io
 from gankit.runtime import seeds
 
@@ -31,7 +32,11 @@ def load_generator(source: str | Path, ema: bool = True, device: str | torch.dev
 
     The checkpoint is read with ``torch.load(weights_only=True)``: no code from the file runs. A conditional
     generator carries ``num_classes`` and ``class_frequencies`` (the training data's label distribution).
+    A classic baseline's run directory (``gankit fit-baseline``) gives its linear-Gaussian generator.
     """
+    fitted = find_generator_file(source)
+    if fitted is not None:
+        return load_linear_gaussian(fitted).to(device).eval().requires_grad_(False)
     state = checkpoint_io.load(find_checkpoint(source))
     config = config_from_checkpoint(state)
     num_classes = int(state.get("num_classes", 0))

@@ -71,3 +71,28 @@ def test_a_damaged_local_file_is_refused(assets, tmp_path):
         handle.write(b"x")
     with pytest.raises(GankitError, match="fails its SHA-256 check"):
         faces.load_faces(tmp_path, download=False)
+
+
+def test_splits_hold_out_each_persons_tenth_picture(assets, gankit_home):
+    import shutil
+
+    from gankit.config import DataConfig
+    from gankit.data import load_image_dataset
+    from gankit.metrics.sources import load_source
+
+    folder = gankit_home / "datasets" / "faces"
+    folder.mkdir(parents=True)
+    shutil.copy(assets / "faces" / faces.FACES_FILE, folder / faces.FACES_FILE)
+    everything, labels = faces.load_faces(download=False)
+    train, train_labels = faces.split_faces(everything, labels, "train")
+    test, test_labels = faces.split_faces(everything, labels, "test")
+    assert len(train) == 360 and len(test) == 40
+    assert torch.equal(test_labels, torch.arange(40)) and torch.equal(
+        torch.bincount(train_labels), torch.full((40,), 9)
+    )
+    assert torch.equal(test, everything[9::10]) and torch.equal(train[:9], everything[:9])
+    data, classes = load_image_dataset(DataConfig(name="faces", split="test", resolution=32, download=False))
+    assert classes == 40 and data.images.shape == (40, 1, 32, 32)
+    assert load_source("faces-all@16").images.shape == (400, 1, 16, 16)
+    with pytest.raises(GankitError, match="unknown split 'val'"):
+        faces.split_faces(everything, labels, "val")

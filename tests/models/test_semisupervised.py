@@ -82,3 +82,26 @@ def test_data_dependent_initialisation_standardises_every_pre_activation():
 def test_bad_input_is_a_one_line_error(call, message):
     with pytest.raises(GankitError, match=message):
         call()
+
+
+def test_generator_is_salimans_mnist_generator_in_gankits_range():
+    from gankit.config import resolve
+    from gankit.models import build_discriminator, build_generator
+    from gankit.models.semisupervised import SemiSupervisedMLPGenerator
+
+    G = SemiSupervisedMLPGenerator(100, (1, 28, 28))
+    assert [m.linear.weight.shape for m in G.hidden] == [(500, 100), (500, 500)]
+    z = torch.randn(64, 100, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        x = G(z)
+    assert x.shape == (64, 1, 28, 28) and float(x.min()) > -1 and float(x.max()) < 1
+    # hidden layers: softplus of batch-normalised pre-activations plus a learned shift (zero at first)
+    h = G.hidden[0].linear(z).detach()
+    expected = F.softplus((h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=False) + 1e-5))
+    with torch.no_grad():
+        torch.testing.assert_close(G.hidden[0](z), expected, rtol=1e-4, atol=1e-5)
+    config = resolve("mnist-ssgan", ["data.resolution=28", "semisupervised.classes=7"])
+    assert build_discriminator(config, (1, 28, 28)).head.out_features == 7
+    assert isinstance(build_generator(config, (1, 28, 28)), SemiSupervisedMLPGenerator)
+    with pytest.raises(GankitError, match="unconditional"):
+        build_discriminator(config, (1, 28, 28), num_classes=10)

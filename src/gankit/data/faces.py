@@ -22,15 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gankit.data.named import dataset_folder
 from gankit.errors import GankitError
 from gankit.runtime.files import sha256_of
+from gankit.runtime.home import gankit_home
 
 FACES_URL = "https://cs.nyu.edu/~roweis/data/olivettifaces.mat"
 FACES_FILE = "olivettifaces.mat"
 FACES_SHA256 = "b1988d02c72fe5b8ee82b5ef3bb7982eafc74f1e1ff0ae0ade35061ad0af534d"
 FACES_SHAPE = (400, 1, 64, 64)
 PEOPLE = 40
+PICTURES = 10
+FACES_SPLITS = ("train", "test", "all")
 TIMEOUT_S = 60
 
 
@@ -63,7 +65,7 @@ def download_faces(folder: Path) -> Path:
 def faces_file(root: str | Path | None = None, download: bool = True) -> Path:
     """The verified ``olivettifaces.mat`` in ``root`` (default ``$GANKIT_HOME/datasets/faces``), downloaded
     when missing and ``download`` is true."""
-    folder = Path(root) if root is not None else dataset_folder("faces")
+    folder = Path(root) if root is not None else gankit_home() / "datasets" / "faces"
     path = folder / FACES_FILE
     if not path.is_file():
         if not download:
@@ -83,3 +85,15 @@ def load_faces(root: str | Path | None = None, download: bool = True) -> tuple[t
     images = np.ascontiguousarray(faces.T.reshape(400, 64, 64).transpose(0, 2, 1))
     labels = torch.arange(400) // (400 // PEOPLE)
     return torch.from_numpy(images).unsqueeze(1), labels.long()
+
+
+def split_faces(images: torch.Tensor, labels: torch.Tensor, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A split of the faces by picture: ``train`` = the first 9 pictures of each person (360), ``test`` = the
+    10th of each (40, the held-out protocol of the eigenfaces experiment), ``all`` = the 400."""
+    if split not in FACES_SPLITS:
+        raise GankitError(f"faces: unknown split '{split}'; valid splits: {', '.join(FACES_SPLITS)}")
+    if split == "all":
+        return images, labels
+    position = torch.arange(len(labels)) % PICTURES
+    keep = position < PICTURES - 1 if split == "train" else position == PICTURES - 1
+    return images[keep], labels[keep]

@@ -1,4 +1,4 @@
-"""Named data sets (MNIST, Fashion-MNIST, CIFAR-10) downloaded with checksums into ``$GANKIT_HOME``.
+"""Named data sets (MNIST, Fashion-MNIST, CIFAR-10, Olivetti faces) downloaded with checksums into ``$GANKIT_HOME``.
 
 Downloading, MD5 verification and archive extraction are torchvision's own code
 (``torchvision.datasets.utils``), with torchvision's published mirrors and checksums, so a file that
@@ -44,7 +44,7 @@ IDX_CONTENT_SHA256 = {
         "fashion-mnist": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     },
 }
-NAMED_DATASETS = (*IDX_DATASETS, "cifar10")
+NAMED_DATASETS = (*IDX_DATASETS, "cifar10", "faces")
 SPLITS = ("train", "test")
 
 
@@ -133,9 +133,14 @@ def load_cifar10(split: str, download: bool = True) -> tuple[torch.Tensor, torch
 
 
 def load_named(name: str, split: str, download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """A named data set's split as uint8 NCHW images and labels."""
+    """A named data set's split as uint8 NCHW images and labels. ``faces`` (Olivetti, 64 x 64, labels = the 40
+    people) has the splits ``train`` (9 pictures per person), ``test`` (the 10th) and ``all``."""
     if name in IDX_DATASETS:
         return load_idx_dataset(name, split, download)
     if name == "cifar10":
         return load_cifar10(split, download)
+    if name == "faces":
+        from gankit.data.faces import load_faces, split_faces  # faces.py imports this module
+
+        return split_faces(*load_faces(None, download), split)
     raise GankitError(f"unknown data set '{name}'; named data sets: {', '.join(NAMED_DATASETS)}")

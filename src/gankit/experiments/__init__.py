@@ -14,6 +14,7 @@ EXPERIMENTS = {
     "disjoint": "generator gradient while D trains towards optimality on disjoint supports (Arjovsky & Bottou 2017)",
     "fid-bias": "FID's estimator bias against n, KID's absence of it, FID_inf extrapolation (Binkowski et al. 2018)",
     "two-sample": "MMD permutation tests on the Blobs problem: Type-I error and power, median vs optimized kernel",
+    "eigenfaces": "eigenfaces of the Olivetti faces (Sirovich & Kirby 1987): eigen-images, samples, explained variance",
 }
 
 

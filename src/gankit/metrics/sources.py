@@ -5,10 +5,11 @@ or a data set split, and becomes uint8 (N, C, H, W) images plus a record of what
 - ``FILE.npz``: key ``x`` (or the only array), uint8 NHWC / NCHW / NHW;
 - a run directory of ``gankit train`` or a checkpoint ``.pt``: ``n`` samples from the EMA generator
   with latents drawn from ``seed``, quantised to uint8 as the reference code does (x * 127.5 + 128,
-  clamped, truncated: :func:`gankit.imaging.to_uint8`);
+  clamped, truncated: :func:`gankit.imaging.to_uint8`); likewise a classic baseline's run directory of
+  ``gankit fit-baseline`` (or its ``generator.safetensors``), sampled through its linear-Gaussian generator;
 - a data set split: ``digits`` (all 1,797), ``mnist-train``, ``mnist-test``, ``fashion-mnist-train``,
-  ``fashion-mnist-test``, ``cifar10-train``, ``cifar10-test``, at native size or ``@R`` pixels
-  (``digits@16``).
+  ``fashion-mnist-test``, ``cifar10-train``, ``cifar10-test``, ``faces-train``, ``faces-test``, ``faces-all``,
+  at native size or ``@R`` pixels (``digits@16``).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import torch
 from PIL import Image
 
 from gankit.errors import GankitError
+from gankit.models.linear_gaussian import find_generator_file
 
-NAMED = re.compile(r"^(digits|mnist|fashion-mnist|cifar10)(?:-(train|test))?(?:@(\d+))?$")
+NAMED = re.compile(r"^(digits|mnist|fashion-mnist|cifar10|faces)(?:-(train|test|all))?(?:@(\d+))?$")
 SOURCE_HELP = (
-    "an image folder, an .npz, a run directory or checkpoint, or a data set split "
-    "(digits, mnist-train, mnist-test, fashion-mnist-train, fashion-mnist-test, cifar10-train, cifar10-test; "
-    "@R resizes, e.g. digits@16)"
+    "an image folder, an .npz, a run directory or checkpoint (gankit train or fit-baseline), or a data set split "
+    "(digits, mnist-train, mnist-test, fashion-mnist-train, fashion-mnist-test, cifar10-train, cifar10-test, "
+    "faces-train, faces-test, faces-all; @R resizes, e.g. digits@16)"
 )
 
 
@@ -78,7 +80,9 @@ def load_source(
     """The images named by ``spec``. Data: all images, or a seeded random subset of ``n``. Generators:
     ``n`` samples (``default_n`` when ``n`` is None) from latent seed ``seed``."""
     path = Path(spec)
-    if (path.is_dir() and (path / "checkpoints").is_dir()) or (path.is_file() and path.suffix == ".pt"):
+    fitted = find_generator_file(path)
+    trained = (path.is_dir() and (path / "checkpoints").is_dir()) or (path.is_file() and path.suffix == ".pt")
+    if trained or fitted is not None:
         from gankit.imaging import to_uint8
         from gankit.sampling import find_checkpoint, generate, load_generator
 
@@ -87,7 +91,7 @@ def load_source(
         if len(generator.out_shape) != 3:
             raise GankitError(f"{spec}: the generator makes {tuple(generator.out_shape)} vectors, not images")
         images = to_uint8(generate(generator, count, seed))
-        record = {"kind": "generator", "path": str(find_checkpoint(path)), "latent_seed": seed}
+        record = {"kind": "generator", "path": str(fitted or find_checkpoint(path)), "latent_seed": seed}
         return Source(images, {"source": spec, **record, "n": count}, generated=True)
     if path.is_dir():
         images, record = _folder(path), {"kind": "folder"}

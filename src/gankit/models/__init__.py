@@ -16,6 +16,7 @@ from gankit.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.models.resnet import ResNetDiscriminator32, ResNetGenerator32
+from gankit.models.semisupervised import SemiSupervisedMLPDiscriminator, SemiSupervisedMLPGenerator
 from gankit.models.stylegan import StyleGAN2Discriminator, StyleGAN2Generator
 from gankit.nn.spectral_norm import apply_spectral_norm
 
@@ -38,6 +39,13 @@ def _d_width(config: Config) -> int:
 
 def _biggan_g(b: BigGANConfig) -> tuple:
     return b.shared_dim, b.hierarchical, b.g_attention, b.init
+
+
+def _ssmlp_discriminator(config: Config, shape: Shape, num_classes: int) -> SemiSupervisedMLPDiscriminator:
+    """Salimans et al.'s K-class discriminator with K = ``semisupervised.classes`` outputs (unconditional)."""
+    if num_classes:
+        raise GankitError("model.arch=ssmlp is unconditional (the classes are D's outputs); set data.conditional=false")
+    return SemiSupervisedMLPDiscriminator(shape, out_features=config.semisupervised.classes)
 
 
 REGISTRY: dict[str, Architecture] = {
@@ -90,6 +98,11 @@ REGISTRY: dict[str, Architecture] = {
             c.stylegan.d_residual,
         ),
     ),
+    "ssmlp": Architecture(
+        "images",
+        lambda c, s, k: SemiSupervisedMLPGenerator(c.model.z_dim, s, k),
+        lambda c, s, k: _ssmlp_discriminator(c, s, k),
+    ),
 }
 ARCHITECTURES = tuple(REGISTRY)
 
@@ -141,6 +154,8 @@ __all__ = [
     "MLPGenerator",
     "ResNetDiscriminator32",
     "ResNetGenerator32",
+    "SemiSupervisedMLPDiscriminator",
+    "SemiSupervisedMLPGenerator",
     "StyleGAN2Discriminator",
     "StyleGAN2Generator",
     "build_discriminator",

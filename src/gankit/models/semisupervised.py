@@ -1,5 +1,6 @@
-"""The fully connected K-class discriminator of Salimans et al.'s semi-supervised MNIST experiment
-(NeurIPS 2016, "Improved techniques for training GANs", Sec. 6.1; their released ``train_mnist_feature_matching``).
+"""The fully connected networks of Salimans et al.'s semi-supervised MNIST experiment (NeurIPS 2016, "Improved
+techniques for training GANs", Sec. 6.1; their released ``train_mnist_feature_matching``): the K-class
+discriminator and the generator (``model.arch=ssmlp``).
 
 784 inputs -> 1000 -> 500 -> 250 -> 250 -> 250 ReLU units -> K logits, every layer weight-normalised
 (Salimans & Kingma, NeurIPS 2016: w = g v / ||v||), Gaussian noise of standard deviation 0.3 added to the
@@ -25,9 +26,44 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from gankit.errors import GankitError
-from gankit.models.base import Discriminator
+from gankit.models.base import Discriminator, Generator
 
 SALIMANS_WIDTHS = (1000, 500, 250, 250, 250)
+SALIMANS_G_WIDTHS = (500, 500)
+
+
+class _BatchNormSoftplus(nn.Module):
+    """Linear (no bias) -> batch norm without a learned scale -> + bias -> softplus: their ``batch_norm(Dense(...),
+    g=None)`` layer, which normalises the pre-activations and keeps only a learned shift."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features, bias=False)
+        self.norm = nn.BatchNorm1d(out_features, affine=False)
+        self.bias = nn.Parameter(torch.zeros(out_features))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return F.softplus(self.norm(self.linear(h)) + self.bias)
+
+
+class SemiSupervisedMLPGenerator(Generator):
+    """Salimans et al.'s MNIST generator: z -> 500 -> 500 softplus units with batch norm -> a weight-normalised
+    linear layer to the image with a sigmoid, rescaled to gankit's [-1, 1] (2 sigmoid(h) - 1). Their latent is
+    U(0, 1)^100; gankit's generators draw z from N(0, I), kept here."""
+
+    def __init__(
+        self, z_dim: int, out_shape: tuple[int, ...], num_classes: int = 0, widths: tuple[int, ...] = SALIMANS_G_WIDTHS
+    ) -> None:
+        if num_classes:
+            raise GankitError("model.arch=ssmlp is unconditional (D's outputs are the classes); data.conditional=false")
+        super().__init__(z_dim, out_shape, num_classes)
+        sizes = [z_dim, *widths]
+        self.hidden = nn.Sequential(*(_BatchNormSoftplus(a, b) for a, b in itertools.pairwise(sizes)))
+        self.out = weight_norm(nn.Linear(sizes[-1], math.prod(self.out_shape)))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.hidden(self.condition(z, y))
+        return (2 * torch.sigmoid(self.out(h)) - 1).view(len(z), *self.out_shape)
 
 
 class SemiSupervisedMLPDiscriminator(Discriminator):

@@ -6,6 +6,8 @@
 - :class:`MMDObjective` (:mod:`gankit.objectives.mmd_losses`): GMMN, MMD GAN, Scaled MMD GAN.
 - :class:`StyleGANObjective` (:mod:`gankit.objectives.stylegan`): the adversarial objective with style mixing
   and lazy path length regularisation, for ``model.arch=stylegan2``.
+- :class:`SemiSupervisedGANObjective` (:mod:`gankit.objectives.semisupervised_gan`): the K+1-class GAN with
+  feature matching (Salimans et al. 2016), ``objective.loss=ssgan``.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ from collections.abc import Callable
 
 import torch
 
-from gankit.config import Config
+from gankit.config import SEMISUPERVISED_LOSS, Config
 from gankit.defaults import MMD_LOSSES
 from gankit.errors import GankitError
 from gankit.objectives.base import Batch, Objective, PhaseSpec, StepContext, StepRandom, lazy_optimizer_scale
 from gankit.objectives.gan import ADVERSARIAL_LOSSES, AdversarialObjective
 from gankit.objectives.mmd_losses import MMDObjective
+from gankit.objectives.semisupervised_gan import SemiSupervisedGANObjective
 from gankit.objectives.stylegan import StyleGANObjective
 
-LOSSES = (*ADVERSARIAL_LOSSES, *MMD_LOSSES)
+LOSSES = (*ADVERSARIAL_LOSSES, *MMD_LOSSES, SEMISUPERVISED_LOSS)
 
 
 def build_objective(config: Config, features: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Objective:
@@ -35,6 +38,8 @@ def build_objective(config: Config, features: Callable[[torch.Tensor], torch.Ten
         if config.model.arch == "stylegan2":
             return StyleGANObjective(config.objective, config.stylegan)
         return AdversarialObjective(config.objective)
+    if loss == SEMISUPERVISED_LOSS:
+        return SemiSupervisedGANObjective(config)
     raise GankitError(f"unknown objective.loss '{loss}'; valid losses: {', '.join(LOSSES)}")
 
 
@@ -46,6 +51,7 @@ __all__ = [
     "MMDObjective",
     "Objective",
     "PhaseSpec",
+    "SemiSupervisedGANObjective",
     "StepContext",
     "StepRandom",
     "StyleGANObjective",

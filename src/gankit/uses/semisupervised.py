@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from gankit.data.labelled import labelled_subset
 from gankit.errors import GankitError
 from gankit.models.semisupervised import SemiSupervisedMLPDiscriminator
 from gankit.objectives.semisupervised import predict, supervised_loss
@@ -26,24 +27,6 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     if images.dtype != torch.uint8:
         raise GankitError(f"expected uint8 images in [0, 255]; got {images.dtype}")
     return images.float() / 127.5 - 1
-
-
-def labelled_subset(labels: torch.Tensor, per_class: int = 10, seed: int = 0) -> torch.Tensor:
-    """Indices of ``per_class`` examples of every class, chosen uniformly with ``seed`` (Salimans et al. 2016,
-    Sec. 6.1: 20, 50, 100 or 200 labels in all; their code takes the first ``count`` of each class after a seeded
-    permutation, as here). Sorted by class."""
-    if labels.ndim != 1 or labels.dtype != torch.long or len(labels) == 0:
-        raise GankitError(f"labels must be a non-empty 1-D int64 tensor; got {labels.dtype} {tuple(labels.shape)}")
-    if per_class < 1:
-        raise GankitError(f"per_class must be >= 1; got {per_class}")
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    chosen = []
-    for c in range(int(labels.max()) + 1):
-        members = order[labels[order] == c]
-        if len(members) < per_class:
-            raise GankitError(f"class {c} has {len(members)} examples, fewer than per_class={per_class}")
-        chosen.append(members[:per_class])
-    return torch.cat(chosen)
 
 
 @torch.no_grad()

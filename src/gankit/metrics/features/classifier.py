@@ -63,16 +63,17 @@ def cache_path(dataset: str, resolution: int, seed: int) -> Path:
     return gankit_home() / "classifiers" / f"{dataset}-{resolution}px-seed{seed}.safetensors"
 
 
-def train_classifier(
-    dataset: str, resolution: int, seed: int = 0, epochs: int = 10, batch_size: int = 64, holdout: float = 0.1
-) -> tuple[SmallClassifier, dict]:
-    """Train on ``dataset``'s training split (Adam 1e-3), holding out ``holdout`` of it to report accuracy."""
-    data, num_classes = load_image_dataset(DataConfig(name=dataset, resolution=resolution, split="train"))
-    images, labels = getattr(data, "images", None), getattr(data, "labels", None)
-    if images is None or labels is None:
-        raise GankitError(
-            f"data set '{dataset}' has no labels; a classifier needs a labelled data set (digits, mnist, ...)"
-        )
+def fit_classifier(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    seed: int = 0,
+    epochs: int = 10,
+    batch_size: int = 64,
+    holdout: float = 0.1,
+) -> tuple[SmallClassifier, float, int]:
+    """Train a :class:`SmallClassifier` on uint8 ``images`` and int64 ``labels`` (Adam 1e-3), holding out
+    ``holdout`` of them; returns the eval-mode model, its held-out accuracy and the number held out."""
+    num_classes = int(labels.max()) + 1
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(images), generator=generator)
     n_test = max(1, int(holdout * len(images)))
@@ -91,6 +92,20 @@ def train_classifier(
     model.eval()
     with torch.no_grad():
         accuracy = float((model(x[test]).argmax(1) == labels[test]).float().mean())
+    return model, accuracy, n_test
+
+
+def train_classifier(
+    dataset: str, resolution: int, seed: int = 0, epochs: int = 10, batch_size: int = 64, holdout: float = 0.1
+) -> tuple[SmallClassifier, dict]:
+    """Train on ``dataset``'s training split (Adam 1e-3), holding out ``holdout`` of it to report accuracy."""
+    data, num_classes = load_image_dataset(DataConfig(name=dataset, resolution=resolution, split="train"))
+    images, labels = getattr(data, "images", None), getattr(data, "labels", None)
+    if images is None or labels is None:
+        raise GankitError(
+            f"data set '{dataset}' has no labels; a classifier needs a labelled data set (digits, mnist, ...)"
+        )
+    model, accuracy, n_test = fit_classifier(images, labels, seed, epochs, batch_size, holdout)
     record = {
         "dataset": dataset,
         "resolution": resolution,
