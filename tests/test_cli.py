@@ -16,7 +16,7 @@ from gankit.runtime import checkpoint as checkpoint_io
 FAST = ["train.steps=3", "log.every=1", "log.sample_every=3", "log.ckpt_every=3", "log.tensorboard=false"]
 
 
-DOWNLOADING = ("mnist-", "fashion-", "cifar10-", "imagenet")
+DOWNLOADING = ("mnist-", "fashion-", "cifar10-", "imagenet", "ffhq")
 
 
 def presets_without_downloads():
@@ -58,7 +58,7 @@ def test_conditional_biggan_presets_on_the_real_test_split(tmp_path, assets, pre
     assert main(["sample", run, "-n", "5", "--class", "10", "--out", out]) == 2
 
 
-@pytest.mark.parametrize("preset", [p for p in preset_names() if p.startswith(("cifar10", "imagenet"))])
+@pytest.mark.parametrize("preset", [p for p in preset_names() if p.startswith(("cifar10", "imagenet", "ffhq"))])
 def test_cifar10_presets_on_a_small_stand_in(tmp_path, preset):
     """The CIFAR-10 recipes (ResNet, spectral norm or gradient penalty, n_critic 5) on 32x32 RGB images
     the test writes, with narrow networks: the data set itself needs a download."""
@@ -68,6 +68,9 @@ def test_cifar10_presets_on_a_small_stand_in(tmp_path, preset):
     data = ["data.name=npz", f"data.path={tmp_path / 'cifar-like.npz'}", "model.width=16", "model.d_width=16"]
     if preset.startswith("imagenet"):  # the 128 px recipe at 32 px: attention at 64 does not exist there
         data += ["data.resolution=32", "biggan.g_attention=0", "biggan.d_attention=0", "train.accumulate=2"]
+    if "stylegan" in preset:  # the paper-sized StyleGAN2 at 32 px with few maps
+        data += ["data.resolution=32", "stylegan.channel_base=256", "stylegan.channel_max=16", "stylegan.w_dim=16"]
+        data += ["stylegan.mbstd_group_size=4"]
     small = ["train.batch_size=8", "eval.every=0"]
     args = ["train", preset, *FAST, *data, *small, "--out", str(tmp_path / "run"), "--quiet"]
     assert main(args) == 0

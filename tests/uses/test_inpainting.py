@@ -162,5 +162,7 @@ def test_conditional_mean_has_lower_error_and_is_blurrier_than_a_conditional_sam
     assert rows["mean"]["mse"] < 0.7 * rows["sample"]["mse"]
     assert rows["mean"]["gradient_ratio"] < rows["sample"]["gradient_ratio"]
     assert rows["mean"]["gradient_ratio"] < 0.9
-    figure = ip.inpainting_figure(test, visible, fills, count=4)
+    figure = ip.inpainting_figure(test, visible, fills, count=4, scale=1)
     assert figure.shape == (2 + 4 * 10, 2 + 4 * 10, 1)
+    enlarged = ip.inpainting_figure(test, visible, fills, count=4)  # 4 x 8 px enlarged x16 to reach 512 px
+    assert enlarged.shape == (2 + 4 * 130, 2 + 4 * 130, 1)

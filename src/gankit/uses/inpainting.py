@@ -335,13 +335,20 @@ def compare_fills(truth: torch.Tensor, visible: torch.Tensor, fills: dict[str, t
 
 
 def inpainting_figure(
-    truth: torch.Tensor, visible: torch.Tensor, fills: dict[str, torch.Tensor], count: int = 8, scale: int = 1
+    truth: torch.Tensor,
+    visible: torch.Tensor,
+    fills: dict[str, torch.Tensor],
+    count: int = 8,
+    scale: int | None = None,
 ) -> np.ndarray:
     """A grid with one row per kind: masked input (hidden pixels grey), each fill in order, then the truth;
-    ``scale`` enlarges every pixel to a ``scale`` x ``scale`` block."""
+    ``scale`` enlarges every pixel to a ``scale`` x ``scale`` block (None: enlarged like every sample grid,
+    to at least 512 pixels wide)."""
     truth = as_unit_images(truth)[:count]
     mask = visible if visible.ndim == 3 else visible[:count]
     masked = torch.where(mask.expand_as(truth), truth, torch.zeros_like(truth))
     rows = torch.cat([masked, *(as_unit_images(f)[:count] for f in fills.values()), truth])
+    if scale is None:
+        return grid_image(rows, nrow=len(truth))
     rows = rows.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
-    return grid_image(rows, nrow=len(truth))
+    return grid_image(rows, nrow=len(truth), min_width=0)
