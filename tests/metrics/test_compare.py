@@ -146,3 +146,14 @@ def test_compare_models_reports_both_models_and_the_test():
     lines = compare_lines(result, "sharp", "blurred")
     assert lines[0].startswith("sharp: 600 samples") and any(line.startswith("  FID") for line in lines)
     assert lines[-1] == f"  sharp is closer to the real data (p = {test['p_value']:.3g} < 0.05)"
+
+
+def test_first_order_variances_agree_with_the_unbiased_ones_away_from_degeneracy():
+    X, Y, Z = gaussians(400, 3, 0.0, 7), gaussians(300, 3, 0.4, 8), gaussians(350, 3, 0.8, 9)
+    pair = mmd_pair(X, Y, Z, block_size=None)
+    for first_order, unbiased in zip(pair.var_first_order, (pair.var_a, pair.var_b, pair.var_difference), strict=True):
+        assert 0.8 < first_order / unbiased < 1.25
+    # A drawn like the real data: MMD^2(real, A) is degenerate, its unbiased variance estimate may be <= 0,
+    # and the reported one is then the (positive) first-order estimate
+    result = relative_similarity(X, gaussians(300, 3, 0.0, 10), Z, block_size=None)
+    assert result.var_a > 0 and result.var_b > 0

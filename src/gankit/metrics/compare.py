@@ -53,9 +53,9 @@ class RelativeSimilarity:
     """The result of :func:`relative_similarity`: ``mmd2_a`` = MMD_u^2(real, A), ``mmd2_b`` =
     MMD_u^2(real, B), ``difference`` = mmd2_a - mmd2_b, ``std`` its estimated standard deviation,
     ``z`` = difference / std, ``p_value`` = Phi(z) for H0 "A is not closer to the real data than B"
-    (small: A is better), the estimated covariance of the two estimates (``var_a``, ``var_b``, ``cov_ab``)
-    and which variance estimate of the difference was used (``variance_method``: ``unbiased`` or, where
-    that is not positive, ``first-order``)."""
+    (small: A is better), the estimated covariance of the two estimates (``var_a``, ``var_b``, ``cov_ab``;
+    each variance unbiased, or first-order where that is not positive) and which variance estimate of the
+    difference was used (``variance_method``: ``unbiased`` or, where that is not positive, ``first-order``)."""
 
     mmd2_a: float
     mmd2_b: float
@@ -114,8 +114,9 @@ def _cross_cross_cov(xy: GramStats, xz: GramStats, m: int, n: int, r: int) -> fl
 
 @dataclass
 class MMDPair:
-    """The two unbiased MMD^2 estimates MMD_u^2(real, A), MMD_u^2(real, B) and the unbiased estimate of
-    their covariance matrix (``var_a``, ``var_b``, ``cov_ab``) and of the variance of their difference."""
+    """The two unbiased MMD^2 estimates MMD_u^2(real, A), MMD_u^2(real, B), the unbiased estimate of their
+    covariance matrix (``var_a``, ``var_b``, ``cov_ab``) and of the variance of their difference, and the
+    first-order plug-in estimates of (var_a, var_b, var_difference)."""
 
     mmd2_a: float
     mmd2_b: float
@@ -123,21 +124,33 @@ class MMDPair:
     var_b: float
     cov_ab: float
     var_difference: float
-    var_difference_first_order: float
+    var_first_order: tuple[float, float, float]
     n_real: int
     n_a: int
     n_b: int
 
 
-def _first_order(sxx: GramStats, syy: GramStats, szz: GramStats, sxy: GramStats, sxz: GramStats) -> float:
-    """The plug-in first-order variance of D (Bounliphone et al. 2016, Theorem 2): 4/m var_i a(x_i) +
-    4/n var_j b(y_j) + 4/r var_l c(z_l) with the empirical projections a(x) = mean_z k(x, z) - mean_y k(x, y),
-    b(y) = mean_y' k(y, y') - mean_x k(x, y), c(z) = mean_z' k(z, z') - mean_x k(x, z); never negative."""
+def _first_order(
+    sxx: GramStats, syy: GramStats, szz: GramStats, sxy: GramStats, sxz: GramStats
+) -> tuple[float, float, float]:
+    """The plug-in first-order variances of MMD_XY, MMD_XZ and D (Bounliphone et al. 2016, Theorem 2),
+    never negative: 4/m var_i f(x_i) + 4/n var_j g(y_j) with the empirical projections
+    f_Y(x) = mean_x' k(x, x') - mean_y k(x, y) and g(y) = mean_y' k(y, y') - mean_x k(x, y) for MMD_XY
+    (likewise for Z), and for D the projections a(x) = f_Y(x) - f_Z(x), g(y) and g(z)."""
     m, n, r = len(sxy.row_sums), len(sxy.col_sums), len(sxz.col_sums)
-    a = sxz.row_sums / r - sxy.row_sums / n
-    b = syy.row_sums / (n - 1) - sxy.col_sums / m
-    c = szz.row_sums / (r - 1) - sxz.col_sums / m
-    return float(4 * a.var(correction=0) / m + 4 * b.var(correction=0) / n + 4 * c.var(correction=0) / r)
+    f_y = sxx.row_sums / (m - 1) - sxy.row_sums / n
+    f_z = sxx.row_sums / (m - 1) - sxz.row_sums / r
+    g_y = syy.row_sums / (n - 1) - sxy.col_sums / m
+    g_z = szz.row_sums / (r - 1) - sxz.col_sums / m
+
+    def var(t: torch.Tensor) -> float:
+        return float(t.double().var(correction=0))
+
+    return (
+        4 * var(f_y) / m + 4 * var(g_y) / n,
+        4 * var(f_z) / m + 4 * var(g_z) / r,
+        4 * var(f_y - f_z) / m + 4 * var(g_y) / n + 4 * var(g_z) / r,
+    )
 
 
 def _check_three(real: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
@@ -181,7 +194,7 @@ def mmd_pair(
         var_b=v_xx + v_zz + 4 * v_xz - 4 * c_xx_xz - 4 * c_zz_xz,
         cov_ab=v_xx - 2 * c_xx_xy - 2 * c_xx_xz + 4 * c_xy_xz,
         var_difference=v_yy + v_zz + 4 * v_xy + 4 * v_xz - 4 * c_yy_xy - 4 * c_zz_xz - 8 * c_xy_xz,
-        var_difference_first_order=_first_order(sxx, syy, szz, sxy, sxz),
+        var_first_order=_first_order(sxx, syy, szz, sxy, sxz),
         n_real=m,
         n_a=n,
         n_b=r,
@@ -204,7 +217,9 @@ def relative_similarity(
     pair = mmd_pair(real, a, b, kernel, block_size)
     variance, method = pair.var_difference, "unbiased"
     if not variance > 0:
-        variance, method = pair.var_difference_first_order, "first-order"
+        variance, method = pair.var_first_order[2], "first-order"
+    var_a = pair.var_a if pair.var_a > 0 else pair.var_first_order[0]
+    var_b = pair.var_b if pair.var_b > 0 else pair.var_first_order[1]
     if not variance > 0:
         raise GankitError(
             f"the variance of the MMD difference is estimated as {variance:.3g} (not positive): the samples are "
@@ -220,8 +235,8 @@ def relative_similarity(
         std,
         z,
         float(norm.cdf(z)),
-        pair.var_a,
-        pair.var_b,
+        var_a,
+        var_b,
         pair.cov_ab,
         pair.n_real,
         pair.n_a,

@@ -8,9 +8,9 @@ features both give the same number up to rounding.
 
 Arithmetic: inner products are float32 matrix products of the float32 features (as in torch-fidelity);
 the kernel values and their sums are float64 (torch-fidelity keeps them in float32, which moves its KID
-by about 1e-5 relative on 2048-d features; ``benchmarks/metrics.py`` prints both against a float64
-evaluation). Per subset the two samples are stacked into Z (2m, d) and all three Gram matrices come
-from one product Z Z^T, which on the CPU is one BLAS ``syrk`` (:mod:`gankit.mmd.products`, from
+by 2e-6 to 3e-5 relative on 2048-d features, gankit's by under 1e-7; ``benchmarks/metrics.py`` prints
+both against a float64 evaluation). Per subset the two samples are stacked into Z (2m, d) and all three
+Gram matrices come from one product Z Z^T, which on the CPU is one BLAS ``syrk`` (:mod:`gankit.mmd.products`, from
 :data:`BLAS_MIN_WORK` multiply-adds up): 2 m^2 d multiply-adds, the same as torch-fidelity's numpy
 products (numpy also uses ``syrk`` for X X^T) and two thirds of three general products.
 """

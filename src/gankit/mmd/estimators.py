@@ -11,9 +11,10 @@ MMD^2(P, Q) = E k(x, x') + E k(y, y') - 2 E k(x, y) (Gretton et al., JMLR 2012, 
 - the empirical witness function f(t) = mean_i k(x_i, t) - mean_j k(y_j, t) (Gretton et al. 2012, Sec. 2.3),
   proportional to the optimal critic.
 
-Every estimator is computed from a few sums of the three Gram matrices (:class:`GramStats`). With
-``block_size`` those sums are accumulated block by block, so memory is O(block_size^2) however large n
-is; gradients flow through either path, so any of them can serve as a training loss.
+Every estimator is computed from a few sums of the three Gram matrices (:class:`GramStats`), totals in
+float64. With ``block_size`` those sums are accumulated in strips of rows against blocks of columns, so
+memory is O(block_size^2) however large n is, and a within-sample matrix is evaluated on its upper
+triangle only; gradients flow through either path, so any of them can serve as a training loss.
 """
 
 from __future__ import annotations
