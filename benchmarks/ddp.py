@@ -8,7 +8,7 @@ as training runs them, then the same iterations with every DDP wrapper in ``no_s
 the weights drift apart, which does not change the work). The all-reduce share is
 ``1 - time(no_sync) / time(synced)``; scaling efficiency is ``images/s(N) / (N * images/s(1))``.
 
-    python benchmarks/ddp.py                                  # CPU, gloo, 1 and 2 processes, DCGAN-32
+    python benchmarks/ddp.py                  # CPU (gloo, 1 and 2 processes); and NCCL on 1, 2, 4, ... GPUs if any
     python benchmarks/ddp.py --device cuda --procs 1,2,4,8 --setup sngan32 --batch 64
 
 Images per iteration are those D sees: global batch x n_critic (as ``images_per_s`` in ``metrics.jsonl``).
@@ -137,8 +137,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="per-process batch (default 16)")
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--procs", default="1,2", help="process counts, e.g. 1,2,4,8")
+    parser.add_argument("--device", default="all", choices=("all", "cpu", "cuda"), help="all: CPU, and CUDA if any")
+    parser.add_argument(
+        "--procs", default="", help="process counts, e.g. 1,2,4,8 (default: 1,2 on the CPU, powers of 2 up to the GPUs)"
+    )
     parser.add_argument("--width", type=int, default=0, help="override model.width (0: the setup's)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per process (default 1: one core each)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -149,15 +151,34 @@ def main() -> None:
         return
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device here")
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    if "cuda" in devices and not torch.cuda.is_available():
+        devices.remove("cuda")
+        print("no CUDA device here: CPU numbers only")
+    for device in devices:
+        table(argparse.Namespace(**{**vars(args), "device": device}))
+
+
+def default_procs(device: str) -> list[int]:
+    if device == "cpu":
+        return [1, 2]
+    count = torch.cuda.device_count()
+    return [n for n in (1, 2, 4, 8, 16) if n <= count]
+
+
+def table(args: argparse.Namespace) -> None:
+    """Run every process count on ``args.device`` and print the table."""
+    procs = [int(n) for n in args.procs.split(",")] if args.procs else default_procs(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.npz"
         rng = np.random.default_rng(0)
         np.savez(data, x=rng.integers(0, 256, (2048, 32, 32, 3), dtype=np.uint8))
-        records = [launch(args, int(n), data) for n in args.procs.split(",")]
+        records = [launch(args, n, data) for n in procs]
     base = records[0]["images_per_s"] / records[0]["processes"]
+    threads = f"{records[0]['threads_per_process']} thread(s) per process, " if args.device == "cpu" else ""
     print(
-        f"{args.setup}, {args.device} ({records[0]['threads_per_process']} thread(s) per process), "
-        f"batch {args.batch} per process, {args.iters} iterations"
+        f"{args.setup}, {args.device} ({records[-1]['backend']} between processes), {threads}batch {args.batch} "
+        f"per process, {args.iters} iterations"
     )
     print(f"{'processes':>9} {'global batch':>12} {'s/iter':>8} {'images/s':>9} {'efficiency':>10} {'all-reduce':>10}")
     for r in records:
