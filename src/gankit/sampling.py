@@ -103,7 +103,7 @@ def generate(
     if labels is None or isinstance(labels, int):
         labels = draw_labels(generator, n, seed, labels)
     elif generator.num_classes == 0:
-        check_class(generator, 0)
+        raise GankitError("labels were given for an unconditional generator; sample it without labels")
     device = next(generator.parameters()).device
     z = generator.sample_latent(n, torch.Generator().manual_seed(seed), truncation=truncation)
     chunks = []

@@ -8,7 +8,7 @@ from PIL import Image
 from gankit.config import resolve
 from gankit.objectives import Batch
 from gankit.training.loop import Trainer
-from gankit.training.phases import build_optimizer
+from gankit.training.phases import RunningStats, build_optimizer
 
 ARCHS = {
     "mlp": ("ring-ns", ["model.width=16", "train.batch_size=16"]),
@@ -115,13 +115,21 @@ def flat_parameters(module):
 def test_four_rounds_of_eight_equal_one_round_of_thirty_two(tmp_path, extra):
     one = Trainer(ring(*extra), tmp_path / "one")
     four = Trainer(ring("train.accumulate=4", *extra), tmp_path / "four")
+    rounds = []
+    original = four.objective.accumulate
+
+    def counting(phase, G, D, batch, ctx):
+        rounds.append((phase, len(batch), ctx.gain))
+        return original(phase, G, D, batch, ctx)
+
+    four.objective.accumulate = counting
     for _ in range(2):
         s1, s4 = one.train_step(), four.train_step()
     for a, b in ((one.G, four.G), (one.D, four.D)):
         torch.testing.assert_close(flat_parameters(b), flat_parameters(a), rtol=1e-6, atol=1e-7)
     assert s4["loss_d"].item() == pytest.approx(s1["loss_d"].item(), rel=1e-5)
-    # the accumulation really ran in rounds: a plain batch of 32 with other rounds would differ
-    assert four.config.train.accumulate == 4 and four.local_batch == 32
+    # the accumulation really ran in rounds: each phase of each iteration saw four batches of 8 at gain 1/4
+    assert rounds == [(phase, 8, 0.25) for _ in range(2) for phase in ("D", "G") for _ in range(4)]
 
 
 def test_lazy_r1_is_its_own_phase_scaled_by_the_interval_with_scaled_adam(tmp_path):
@@ -150,7 +158,7 @@ def test_lazy_r1_is_its_own_phase_scaled_by_the_interval_with_scaled_adam(tmp_pa
     trainer.streams.start(trainer.step)
     batch = trainer._batch("all", None)
     phase.optimizer.step = lambda: None
-    trainer._optimizer_step(phase, batch, type("S", (), {"add": lambda *a: None, "set": lambda *a: None})(), False)
+    trainer._optimizer_step(phase, batch, RunningStats(), False)
     params = list(trainer.D.parameters())
     got = [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in params]
     x = batch.real.detach().requires_grad_(True)
@@ -255,3 +263,12 @@ def test_unknown_optimizer_is_refused():
 
     with pytest.raises(GankitError, match="unknown optim.name 'sgd'; valid optimizers: adam, rmsprop"):
         build_optimizer("sgd", [torch.nn.Parameter(torch.zeros(1))], 0.1, (0.5, 0.9))
+
+
+def test_generate_refuses_labels_for_an_unconditional_generator():
+    from gankit.errors import GankitError
+    from gankit.sampling import generate
+
+    trainer = Trainer(resolve("digits", ["data.resolution=8", "model.width=8", *QUIET]), "unused")
+    with pytest.raises(GankitError, match="labels were given for an unconditional generator"):
+        generate(trainer.G, 4, labels=torch.zeros(4, dtype=torch.long))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gankit.config import BigGANConfig, Config, ModelConfig
+from gankit.config import Config, ModelConfig
 from gankit.errors import GankitError
 from gankit.models.base import Discriminator, Generator, count_parameters
 from gankit.models.biggan import BigGANDiscriminator, BigGANGenerator
@@ -37,10 +37,6 @@ def _d_width(config: Config) -> int:
     return config.model.d_width or config.model.width
 
 
-def _biggan_g(b: BigGANConfig) -> tuple:
-    return b.shared_dim, b.hierarchical, b.g_attention, b.init
-
-
 def _ssmlp_discriminator(config: Config, shape: Shape, num_classes: int) -> SemiSupervisedMLPDiscriminator:
     """Salimans et al.'s K-class discriminator with K = ``semisupervised.classes`` outputs (unconditional)."""
     if num_classes:
@@ -66,7 +62,17 @@ REGISTRY: dict[str, Architecture] = {
     ),
     "biggan": Architecture(
         "images",
-        lambda c, s, k: BigGANGenerator(s[1], s[0], c.model.z_dim, c.model.width, k, *_biggan_g(c.biggan)),
+        lambda c, s, k: BigGANGenerator(
+            s[1],
+            s[0],
+            c.model.z_dim,
+            c.model.width,
+            k,
+            shared_dim=c.biggan.shared_dim,
+            hierarchical=c.biggan.hierarchical,
+            attention_resolution=c.biggan.g_attention,
+            init=c.biggan.init,
+        ),
         lambda c, s, k: BigGANDiscriminator(
             s[1], s[0], _d_width(c), k, c.biggan.d_attention, c.model.d_out, c.biggan.init
         ),

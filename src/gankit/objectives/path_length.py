@@ -16,6 +16,7 @@ G steps) and may shrink the batch (the paper: half).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -56,25 +57,30 @@ def path_length_penalty(
         raise GankitError(f"the path length decay must lie in (0, 1], got {decay}")
     ws = G.mapping(z, y)
     images = G.synthesis(ws, noise_mode=noise_mode)
-    return path_length_terms(images, ws, pl_mean, generator, decay)
+    directions = torch.randn(images.shape, generator=generator, device=generator.device, dtype=images.dtype)
+    return path_length_terms(images, ws, pl_mean, directions.to(images.device), decay)
 
 
 def path_length_terms(
     images: torch.Tensor,
     ws: torch.Tensor,
     pl_mean: torch.Tensor | float,
-    generator: torch.Generator,
+    directions: torch.Tensor,
     decay: float = 0.01,
+    batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """StyleGAN2 eq. 4 from images synthesised from ``ws`` (kept in the graph): lengths ||J_w^T y|| with y ~
-    N(0, I) / sqrt(H W) drawn from ``generator``, the running mean updated with rate ``decay``, and the penalty
-    mean((length - a)^2); returns (penalty, new_pl_mean, lengths) like :func:`path_length_penalty`."""
+    """StyleGAN2 eq. 4 from images synthesised from ``ws`` (kept in the graph): lengths ||J_w^T y|| with
+    y = ``directions`` / sqrt(H W) (``directions`` ~ N(0, I), shaped like the images), the running mean updated
+    with rate ``decay`` from the batch mean of the lengths (``batch_mean`` maps it, e.g. to its mean over
+    processes), and the penalty mean((length - a)^2); returns (penalty, new_pl_mean, lengths) like
+    :func:`path_length_penalty`."""
     h, w = images.shape[-2:]
-    directions = torch.randn(images.shape, generator=generator, device=generator.device, dtype=images.dtype)
-    directions = directions.to(images.device) / math.sqrt(h * w)
-    (grad,) = torch.autograd.grad((images * directions).sum(), ws, create_graph=True)
+    (grad,) = torch.autograd.grad((images * directions / math.sqrt(h * w)).sum(), ws, create_graph=True)
     lengths = grad.square().sum(dim=2).mean(dim=1).sqrt()
     pl_mean = torch.as_tensor(pl_mean, dtype=lengths.dtype, device=lengths.device)
-    new_pl_mean = pl_mean + decay * (lengths.detach().mean() - pl_mean)
+    mean = lengths.detach().mean()
+    if batch_mean is not None:
+        mean = batch_mean(mean)
+    new_pl_mean = pl_mean + decay * (mean - pl_mean)
     penalty = (lengths - new_pl_mean).square().mean()
     return penalty, new_pl_mean.detach(), lengths

@@ -60,12 +60,17 @@ class StyleGANObjective(AdversarialObjective):
         return super().loss(phase, G, D, batch, ctx)
 
     def _path_length(self, G: nn.Module, batch: Batch, ctx: StepContext) -> tuple[torch.Tensor, dict]:
+        """Eq. 4 on the first 1 / ``pl_batch_shrink`` of the rows; the directions are per-sample draws of the
+        step's shared random stream (so every process draws its own rows), and the running mean moves with the
+        mean length over all processes, so it stays identical everywhere."""
         rows = max(1, len(batch) // self.stylegan.pl_batch_shrink)
         y = None if batch.y_fake is None else batch.y_fake[:rows]
         with ctx.autocast():
             images, ws = G(batch.z[:rows], y, return_ws=True)
+        images = images.float()
+        directions = ctx.random.randn(*images.shape[1:])[:rows].to(images.device)
         penalty, self.pl_mean, lengths = path_length_terms(
-            images.float(), ws, self.pl_mean.to(images.device), ctx.random.generator, self.stylegan.pl_decay
+            images, ws, self.pl_mean.to(images.device), directions, self.stylegan.pl_decay, ctx.world.all_reduce_mean
         )
         stats = {"pl_penalty": penalty, "pl_mean": self.pl_mean, "path_length": lengths.mean()}
         return self.stylegan.pl_weight * penalty, stats
