@@ -286,7 +286,7 @@ def test_conditional_models():
     a, b = G(z, torch.tensor([0, 1, 2]), noise_mode="none"), G(z, torch.tensor([1, 1, 1]), noise_mode="none")
     assert (a[0] - b[0]).abs().max() > 1e-4 and torch.allclose(a[1], b[1])
     assert count_parameters(G) == g_parameter_count(16, 12, 3, 1, 16, 128, 16, classes=3)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(GankitError, match="pass labels"):
         G(z)
     with pytest.raises(GankitError, match=r"\[0, 2\]"):
         G(z, torch.tensor([0, 1, 3]))

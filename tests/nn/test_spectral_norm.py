@@ -40,9 +40,16 @@ def test_power_iteration_matches_the_exact_spectral_norm_after_training_steps(tm
     assert len(layers) == 3
     for layer in layers:
         exact = torch.linalg.matrix_norm(layer.parametrizations.weight.original.detach().flatten(1), 2).item()
-        assert sigma_estimate(layer) == pytest.approx(exact, rel=0.01)
-        normalized = layer.weight.detach().flatten(1)
-        assert torch.linalg.matrix_norm(normalized, 2).item() == pytest.approx(1.0, rel=0.01)
+        # One power iteration per training forward trails a weight that Adam moves every step, most where the
+        # top two singular values are close: within a few per cent, never above sigma (u^T W v <= sigma).
+        # A vector reset or frozen between steps would be tens of per cent off.
+        assert sigma_estimate(layer) == pytest.approx(exact, rel=0.05)
+        assert sigma_estimate(layer) <= exact * (1 + 1e-5)
+        with torch.no_grad():
+            for _ in range(500):  # more iterations on the frozen weight: the persistent vectors converge to sigma
+                normalized = layer.weight
+        assert sigma_estimate(layer) == pytest.approx(exact, rel=1e-3)
+        assert torch.linalg.matrix_norm(normalized.flatten(1), 2).item() == pytest.approx(1.0, rel=1e-3)
 
 
 def test_normalized_mlp_is_one_lipschitz():
