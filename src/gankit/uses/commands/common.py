@@ -209,6 +209,7 @@ class FittedClassifierFeatures(ClassifierFeatures):
         self.name, self.dim = "classifier:data", FEATURE_DIM
 
     def settings(self) -> dict[str, Any]:
+        """The classifier's settings plus the data it was trained on (part of feature-cache keys)."""
         return {**super().settings(), "trained_on": self.record["dataset"], "data_sha256": self.record["sha256"]}
 
 

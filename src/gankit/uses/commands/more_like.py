@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     parser.add_argument("-n", type=int, default=8, help="images x (default 8)")
     parser.add_argument("--draws", type=int, default=7, help="draws per image (default 7)")
-    parser.add_argument("--keep", type=float, default=0.5, help="fraction of x's pixels each draw keeps (default 0.5)")
+    parser.add_argument("--keep", type=float, default=0.2, help="fraction of x's pixels each draw keeps (default 0.2)")
     add_common_arguments(parser)
 
 

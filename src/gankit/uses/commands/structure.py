@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -116,7 +117,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         real_2d, fake_2d = feature_map(real, fake, method, args.seed)
         path = out / f"map-{method}.png"
         plot_feature_map(
-            real_2d, fake_2d, path, f"{method.upper()} of {extractor.name} features: {train.spec} vs {args.run}"
+            real_2d,
+            fake_2d,
+            path,
+            f"{method.upper()}, {extractor.name}: {Path(train.spec).name} vs {Path(args.run).name}",
         )
         figures[f"map-{method}"] = str(path)
     sefa_dirs, gan_dirs = directions["sefa"], directions["ganspace"]
