@@ -6,6 +6,7 @@ import torch
 from gankit.errors import GankitError
 from gankit.models.base import count_parameters
 from gankit.models.stylegan import (
+    MixingDraws,
     StyleGAN2Discriminator,
     StyleGAN2Generator,
     channels_at,
@@ -223,12 +224,26 @@ def test_mapping_with_mixing_uses_one_crossover_and_the_given_generator():
     ws = G.mapping(z)
     mixed = G.mapping_with_mixing(z, mixing_prob=1.0, generator=torch.Generator().manual_seed(3))
     g = torch.Generator().manual_seed(3)
-    crossover = int(torch.randint(1, G.num_ws, (), generator=g))
-    torch.rand((), generator=g)
+    u = torch.rand(2, generator=g)
+    crossover = 1 + int(u[0] * (G.num_ws - 1))
     other = G.mapping(torch.randn(z.shape, generator=g))
     torch.testing.assert_close(mixed, G.mix_styles(ws, other, crossover))
     assert 1 <= crossover < G.num_ws
     torch.testing.assert_close(G.mapping_with_mixing(z, mixing_prob=0.0), ws)
+
+
+def test_mixing_draws_pick_the_crossover_and_whether_to_mix():
+    G = small_generator()
+    z, z2 = torch.randn(3, 16), torch.randn(3, 16)
+    ws, other = G.mapping(z), G.mapping(z2)
+    for u, crossover in [(0.0, 1), (0.999, G.num_ws - 1)]:
+        mixed = G.mapping_with_mixing(z, mixing_prob=0.9, draws=MixingDraws(u, 0.5, z2))
+        torch.testing.assert_close(mixed, G.mix_styles(ws, other, crossover))
+        assert torch.equal(mixed[:, :crossover], ws[:, :crossover])
+        assert torch.equal(mixed[:, crossover:], other[:, crossover:])
+    torch.testing.assert_close(G.mapping_with_mixing(z, mixing_prob=0.9, draws=MixingDraws(0.3, 0.95, z2)), ws)
+    with pytest.raises(GankitError, match="second latent"):
+        G.mapping_with_mixing(z, mixing_prob=0.9, draws=MixingDraws(0.3, 0.1, z2[:2]))
 
 
 def test_noise_strength_zero_makes_images_independent_of_noise_and_const_mode_reproducible():

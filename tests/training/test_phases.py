@@ -132,6 +132,33 @@ def test_four_rounds_of_eight_equal_one_round_of_thirty_two(tmp_path, extra):
     assert rounds == [(phase, 8, 0.25) for _ in range(2) for phase in ("D", "G") for _ in range(4)]
 
 
+def test_stylegan_mixing_is_one_decision_per_step_however_the_batch_is_split(tmp_path):
+    # One crossover and mix decision per optimizer step and the second latent drawn per sample: four rounds of
+    # 4 see the draws one round of 16 sees. (Parameters are not compared: Adam's first step turns the float
+    # noise of gradients near zero into whole steps of lr.)
+    def recorded(*extra):
+        config = resolve("digits", [*STYLEGAN, "data.resolution=8", "train.batch_size=16", *QUIET, *extra])
+        trainer = Trainer(config, tmp_path / str(len(extra)))
+        seen, original = [], trainer.G.mapping_with_mixing
+
+        def recording(z, y=None, mixing_prob=0.9, update_w_avg=False, generator=None, draws=None):
+            seen.append((draws.crossover_u, draws.mix_u, draws.z2.clone()))
+            return original(z, y, mixing_prob, update_w_avg, generator, draws)
+
+        trainer.G.mapping_with_mixing = recording
+        for _ in range(2):
+            trainer.train_step()
+        return seen
+
+    one, four = recorded(), recorded("train.accumulate=4")
+    assert len(four) == 4 * len(one) == 4 * 2 * 2  # (D, G) phases x 2 iterations, each in 4 rounds
+    for i, (crossover_u, mix_u, z2) in enumerate(one):
+        rounds = four[4 * i : 4 * i + 4]
+        assert all(r[0] == crossover_u and r[1] == mix_u for r in rounds)
+        assert torch.equal(torch.cat([r[2] for r in rounds]), z2)
+    assert len({d[0] for d in one}) == len(one)  # a new decision in every phase
+
+
 def test_lazy_r1_is_its_own_phase_scaled_by_the_interval_with_scaled_adam(tmp_path):
     gamma, k = 10.0, 4
     trainer = Trainer(ring(f"objective.r1={gamma}", f"objective.reg_every={k}"), tmp_path)

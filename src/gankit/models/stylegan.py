@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -214,6 +215,16 @@ class SynthesisBlock(nn.Module):
         return x, rgb if img is None else upsample_2x(img) + rgb
 
 
+@dataclass(frozen=True)
+class MixingDraws:
+    """The random numbers of one mixing decision (StyleGAN Sec. 3.1): ``crossover_u`` and ``mix_u`` in [0, 1)
+    pick the crossover layer and whether to mix at all; ``z2`` (N, z_dim) is the second latent."""
+
+    crossover_u: float
+    mix_u: float
+    z2: torch.Tensor
+
+
 class StyleGAN2Generator(Generator):
     """StyleGAN2 generator (Karras et al. 2020, config E/F skip generator): z (N, z_dim) -> (N, C, R, R).
 
@@ -317,14 +328,17 @@ class StyleGAN2Generator(Generator):
         mixing_prob: float = 0.0,
         generator: torch.Generator | None = None,
         return_ws: bool = False,
+        mixing_draws: MixingDraws | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """synthesis(mapping(z, y, psi)); ``w_avg`` is updated in training mode only. Training passes
-        ``mixing_prob`` (mixing regularisation, see :meth:`mapping_with_mixing`, random draws from
-        ``generator``) and, for path-length regularisation, ``return_ws`` to get (images, ws) so that the
-        gradient with respect to ws can be taken; everything goes through ``forward`` so that wrappers such as
-        DistributedDataParallel see the whole computation."""
+        ``mixing_prob`` (mixing regularisation, see :meth:`mapping_with_mixing`, with its random numbers in
+        ``mixing_draws`` or drawn from ``generator``) and, for path-length regularisation, ``return_ws`` to get
+        (images, ws) so that the gradient with respect to ws can be taken; everything goes through ``forward``
+        so that wrappers such as DistributedDataParallel see the whole computation."""
         if mixing_prob > 0:
-            ws = self.mapping_with_mixing(z, y, mixing_prob, update_w_avg=self.training, generator=generator)
+            ws = self.mapping_with_mixing(
+                z, y, mixing_prob, update_w_avg=self.training, generator=generator, draws=mixing_draws
+            )
         else:
             ws = self.mapping(z, y, psi, update_w_avg=self.training)
         images = self.synthesis(ws, noise_mode)
@@ -348,20 +362,29 @@ class StyleGAN2Generator(Generator):
         mixing_prob: float = 0.9,
         update_w_avg: bool = False,
         generator: torch.Generator | None = None,
+        draws: MixingDraws | None = None,
     ) -> torch.Tensor:
         """Mixing regularisation (StyleGAN Sec. 3.1): with probability ``mixing_prob`` the layers from a crossover
         drawn uniformly in [1, num_ws - 1] take the w of a second latent (one crossover per batch, as in
-        StyleGAN2-ADA). Random numbers come from ``generator`` (torch's global generator when None)."""
+        StyleGAN2-ADA). The random numbers are ``draws`` (the training loop passes the step's shared draws, so
+        that every accumulation round and process uses one crossover) or come from ``generator`` (torch's
+        global generator when None)."""
         ws = self.mapping(z, y, update_w_avg=update_w_avg)
         if mixing_prob <= 0 or self.num_ws < 2:
             return ws
-        device = generator.device if generator is not None else z.device
-        crossover = int(torch.randint(1, self.num_ws, (), generator=generator, device=device))
-        mix = float(torch.rand((), generator=generator, device=device)) < mixing_prob
-        z2 = torch.randn(z.shape, generator=generator, device=device, dtype=z.dtype).to(z.device)
-        if not mix:
+        if draws is None:
+            device = generator.device if generator is not None else z.device
+            u = torch.rand(2, generator=generator, device=device)
+            z2 = torch.randn(z.shape, generator=generator, device=device, dtype=z.dtype)
+            draws = MixingDraws(float(u[0]), float(u[1]), z2)
+        if tuple(draws.z2.shape) != tuple(z.shape):
+            raise GankitError(
+                f"mixing draws hold a second latent of shape {tuple(draws.z2.shape)}; z has shape {tuple(z.shape)}"
+            )
+        if draws.mix_u >= mixing_prob:
             return ws
-        return self.mix_styles(ws, self.mapping(z2, y), crossover)
+        crossover = 1 + min(int(draws.crossover_u * (self.num_ws - 1)), self.num_ws - 2)
+        return self.mix_styles(ws, self.mapping(draws.z2.to(device=z.device, dtype=z.dtype), y), crossover)
 
 
 class DiscriminatorBlock(nn.Module):

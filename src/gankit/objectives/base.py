@@ -109,6 +109,15 @@ class StepRandom:
         """N(0, 1) of shape (rows, *shape)."""
         return self._draw(torch.randn, shape, dtype)
 
+    def shared_rand(self, n: int) -> torch.Tensor:
+        """``n`` U[0, 1) numbers for the whole step: the same in every round and on every process (the first
+        row of a per-sample draw), for decisions made once per batch such as StyleGAN's mixing crossover."""
+        full_rows, self._rows = self._rows, slice(0, 1)
+        try:
+            return self.rand(n)[0]
+        finally:
+            self._rows = full_rows
+
     def randn_like(self, x: torch.Tensor) -> torch.Tensor:
         """N(0, 1) shaped like ``x`` (rows first), on ``x``'s device and dtype."""
         return self.randn(*x.shape[1:], dtype=torch.float32).to(device=x.device, dtype=x.dtype)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from gankit.config import ObjectiveConfig, StyleGANConfig
+from gankit.models.stylegan import MixingDraws
 from gankit.objectives.base import Batch, PhaseSpec, StepContext
 from gankit.objectives.gan import AdversarialObjective
 from gankit.objectives.orthogonal import with_orthogonal_regularization
@@ -40,7 +41,11 @@ class StyleGANObjective(AdversarialObjective):
         return phases
 
     def _styled(self, G: nn.Module, batch: Batch, ctx: StepContext, **kwargs: Any) -> Any:
-        return G(batch.z, batch.y_fake, mixing_prob=self.stylegan.mixing_prob, generator=ctx.random.generator, **kwargs)
+        draws = None
+        if self.stylegan.mixing_prob > 0:  # one crossover per step, the second latent per sample: split-invariant
+            u = ctx.random.shared_rand(2)
+            draws = MixingDraws(float(u[0]), float(u[1]), ctx.random.randn_like(batch.z))
+        return G(batch.z, batch.y_fake, mixing_prob=self.stylegan.mixing_prob, mixing_draws=draws, **kwargs)
 
     def _fake(self, G: nn.Module, batch: Batch, ctx: StepContext) -> torch.Tensor:
         with torch.no_grad(), ctx.autocast():

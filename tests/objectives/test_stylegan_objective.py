@@ -1,0 +1,35 @@
+"""The StyleGAN objective's random draws: one mixing decision per step, second latents per sample of the global
+batch, so that every process and accumulation round sees the rows a single process would."""
+
+import torch
+
+from gankit.config import ObjectiveConfig, StyleGANConfig
+from gankit.models.stylegan import StyleGAN2Generator
+from gankit.objectives import Batch, StepContext, StyleGANObjective
+from gankit.objectives.base import StepRandom
+
+
+def _draws_seen(offset: int, size: int, global_size: int = 16) -> list:
+    G = StyleGAN2Generator(16, 1, 8, w_dim=16, mapping_layers=2, channel_base=64, channel_max=8)
+    seen, original = [], G.mapping_with_mixing
+
+    def recording(z, y=None, mixing_prob=0.9, update_w_avg=False, generator=None, draws=None):
+        seen.append(draws)
+        return original(z, y, mixing_prob, update_w_avg, generator, draws)
+
+    G.mapping_with_mixing = recording
+    objective = StyleGANObjective(ObjectiveConfig(), StyleGANConfig(mixing_prob=0.9))
+    random = StepRandom(torch.Generator().manual_seed(7), global_size)
+    random.start_round(offset, size)
+    z = torch.randn(global_size, 16, generator=torch.Generator().manual_seed(1))[offset : offset + size]
+    batch = Batch(real=torch.zeros(size, 1, 8, 8), y_real=None, z=z, y_fake=None)
+    objective._fake(G, batch, StepContext(step=0, gain=1.0, random=random))
+    return seen
+
+
+def test_each_process_draws_its_own_rows_of_the_second_latent_and_shares_the_crossover():
+    (whole,) = _draws_seen(0, 16)
+    for rank in range(4):  # four processes of 4 rows, each with the step's generator seeded alike
+        (part,) = _draws_seen(4 * rank, 4)
+        assert (part.crossover_u, part.mix_u) == (whole.crossover_u, whole.mix_u)
+        assert torch.equal(part.z2, whole.z2[4 * rank : 4 * rank + 4])
