@@ -104,6 +104,7 @@ class ObjectiveConfig:
     noise_std: float = 0.0
     noise_anneal: int = 0
     ortho: float = 0.0
+    ac_weight: float = 1.0
 
 
 @dataclass
@@ -238,6 +239,8 @@ class Config:
 DEFAULT_PRESET = "digits"
 SEMISUPERVISED_LOSS = "ssgan"
 SEMISUPERVISED_ARCH = "ssmlp"
+ADVERSARIAL_LOSS_NAMES = ("minimax", "ns", "hinge", "wasserstein")
+AUXILIARY_ARCHS = ("mlp", "dcgan", "resnet")
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -410,6 +413,9 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
     else:
         why = f"objective.loss={loss} (the semisupervised section is for objective.loss=ssgan)"
         found += _set_away_from_default(config.semisupervised, _all_keys(config.semisupervised), "semisupervised", why)
+    if model.d_cond != "auxiliary":
+        why = f"model.d_cond={model.d_cond} (ac_weight weighs AC-GAN's class loss, model.d_cond=auxiliary)"
+        found += _set_away_from_default(config.objective, ("ac_weight",), "objective", why)
     if model.arch != "mlp":
         found += _set_away_from_default(model, ("depth",), "model", f"model.arch={model.arch} (depth is MLP-only)")
     if model.arch != "stylegan2":
@@ -447,7 +453,21 @@ def validate(config: Config) -> None:
         (config.model.d_norm in ("batch", "none"), "model.d_norm must be one of: batch, none"),
         (config.model.sn_iters >= 1, "model.sn_iters must be >= 1"),
         (config.model.g_cond in ("concat",), "model.g_cond must be one of: concat"),
-        (config.model.d_cond in ("projection", "concat"), "model.d_cond must be one of: projection, concat"),
+        (
+            config.model.d_cond in ("projection", "concat", "auxiliary"),
+            "model.d_cond must be one of: projection, concat, auxiliary",
+        ),
+        (config.objective.ac_weight >= 0, "objective.ac_weight must be >= 0"),
+        (
+            config.model.d_cond != "auxiliary" or config.model.arch in AUXILIARY_ARCHS,
+            f"model.d_cond=auxiliary (AC-GAN) is built for model.arch in {', '.join(AUXILIARY_ARCHS)}; "
+            f"use model.d_cond=projection with model.arch={config.model.arch}",
+        ),
+        (
+            config.model.d_cond != "auxiliary" or config.objective.loss in ADVERSARIAL_LOSS_NAMES,
+            f"model.d_cond=auxiliary (AC-GAN) adds a classification loss to an adversarial objective "
+            f"({', '.join(ADVERSARIAL_LOSS_NAMES)}), not to objective.loss={config.objective.loss}",
+        ),
         (
             min(config.objective.gp, config.objective.r1, config.objective.r2, config.objective.clip) >= 0,
             "objective.gp, objective.r1, objective.r2 and objective.clip must be >= 0",

@@ -62,6 +62,7 @@ CASES = [
     for r, reg in enumerate(REGULARISERS)
 ] + [pytest.param(arch, extra, id=f"{arch}-{name}") for arch in ARCHS for name, extra in MMD.items()]
 CASES += [pytest.param("resnet", extra, id=name) for name, extra in FAMILIES.items()]
+CASES += [pytest.param("dcgan", ["data.conditional=true", "model.d_cond=auxiliary", "objective.r1=1.0"], id="acgan-r1")]
 
 
 def config_for(arch: str, extra: list[str]):

@@ -10,7 +10,11 @@ architecture can use them:
 - the discriminator either sees the label as extra constant input planes (``conditioning="concat"``,
   Mirza & Osindero 2014) or adds the projection term ``<embed(y), phi(x)>`` to its output
   (``conditioning="projection"``, Miyato & Koyama, ICLR 2018, eq. 3), where ``phi(x)`` is the
-  penultimate feature vector.
+  penultimate feature vector; or it does not see the label at all and classifies instead: an auxiliary
+  classifier ``classifier(phi(x))`` gives K class logits beside the adversarial logit
+  (``conditioning="auxiliary"``, AC-GAN, Odena, Olah & Shlens, ICML 2017, Sec. 3), and the objective adds
+  the log-likelihood of the correct class (:mod:`gankit.objectives.gan`). Such a discriminator returns
+  (N, 1 + K): column 0 is the adversarial logit (:func:`adversarial_logits`), the rest the class logits.
 """
 
 from __future__ import annotations
@@ -22,7 +26,23 @@ from torch import nn
 from gankit.errors import GankitError
 from gankit.nn.truncation import truncated_normal
 
-D_CONDITIONING = ("projection", "concat")
+D_CONDITIONING = ("projection", "concat", "auxiliary")
+
+
+def adversarial_logits(output: torch.Tensor) -> torch.Tensor:
+    """The real-vs-fake logits (N,) of a discriminator's output: the output itself, or column 0 of an
+    auxiliary-classifier discriminator's (N, 1 + K) output (AC-GAN, Odena et al. 2017)."""
+    return output if output.ndim == 1 else output[:, 0]
+
+
+def class_logits(output: torch.Tensor) -> torch.Tensor:
+    """The K class logits (N, K) of an auxiliary-classifier discriminator's (N, 1 + K) output (AC-GAN)."""
+    if output.ndim != 2 or output.shape[1] < 2:
+        raise GankitError(
+            f"this discriminator gives no class logits (output shape {tuple(output.shape)}); AC-GAN needs "
+            "model.d_cond=auxiliary"
+        )
+    return output[:, 1:]
 
 
 class LabelledModule(nn.Module):
@@ -92,12 +112,15 @@ class Discriminator(LabelledModule):
         super().__init__(num_classes)
         if conditioning not in D_CONDITIONING:
             raise GankitError(f"unknown model.d_cond '{conditioning}'; valid: {', '.join(D_CONDITIONING)}")
-        if num_classes and conditioning == "projection" and out_features != 1:
-            raise GankitError("the projection discriminator has one output; use model.d_cond=concat for MMD critics")
+        if num_classes and conditioning in ("projection", "auxiliary") and out_features != 1:
+            raise GankitError(
+                f"the {conditioning} discriminator has one adversarial output; use model.d_cond=concat for MMD critics"
+            )
         self.in_shape = tuple(in_shape)
         self.out_features = out_features
         self.conditioning = conditioning if num_classes else "none"
         self.embed: nn.Linear | None = None
+        self.classifier: nn.Linear | None = None
 
     @property
     def input_channels(self) -> int:
@@ -116,11 +139,14 @@ class Discriminator(LabelledModule):
         return torch.cat([x, planes], dim=1)
 
     def init_projection(self, feature_dim: int) -> None:
-        """Create the class embedding of the projection discriminator for ``feature_dim``-d features: a bias-free
-        linear map of the one-hot label, so that spectral normalisation applies to it."""
+        """Create the label's layer for ``feature_dim``-d penultimate features: the class embedding of the
+        projection discriminator (a bias-free linear map of the one-hot label, so that spectral normalisation
+        applies to it), or the auxiliary classifier of AC-GAN (a linear map to K class logits)."""
         if self.conditioning == "projection":
             self.embed = nn.Linear(self.num_classes, feature_dim, bias=False)
             nn.init.xavier_uniform_(self.embed.weight)
+        elif self.conditioning == "auxiliary":
+            self.classifier = nn.Linear(feature_dim, self.num_classes)
 
     def class_embedding(self, y: torch.Tensor) -> torch.Tensor:
         """embed(y) (N, C): column y of the projection layer's (spectrally normalised, if so) weight."""
@@ -130,10 +156,13 @@ class Discriminator(LabelledModule):
         self, h: torch.Tensor, features: torch.Tensor | None = None, y: torch.Tensor | None = None
     ) -> torch.Tensor:
         """(N, out_features) -> (N,) logits when there is one output, else the (N, k) features; a projection
-        discriminator adds ``<embed(y), features>`` (Miyato & Koyama 2018, eq. 3)."""
+        discriminator adds ``<embed(y), features>`` (Miyato & Koyama 2018, eq. 3); an auxiliary-classifier
+        discriminator returns (N, 1 + K): the logit, then ``classifier(features)`` (Odena et al. 2017)."""
         h = h.flatten(1)
         if features is not None and self.embed is not None:
             h = h + (self.class_embedding(y) * features.flatten(1)).sum(1, keepdim=True)
+        if features is not None and self.classifier is not None:
+            return torch.cat([h, self.classifier(features.flatten(1))], dim=1)
         return h.squeeze(1) if self.out_features == 1 else h
 
 

@@ -2,6 +2,12 @@
 :mod:`gankit.objectives.adversarial`, and any combination of the regularisers of
 :mod:`gankit.objectives.penalties` (gradient penalty, R1, R2, weight clipping, instance noise).
 
+With an auxiliary-classifier discriminator (``model.d_cond=auxiliary``; AC-GAN, Odena, Olah & Shlens, ICML
+2017, Sec. 3, eq. 1-2) D's output has K class logits beside the adversarial logit. With L_C the
+log-likelihood of the correct class on real and on generated images, D maximises L_S + L_C and G maximises
+L_C - L_S: both losses gain ``objective.ac_weight`` times the cross-entropy of the class logits (D: on real
+images with their labels and on generated images with the labels they were drawn for; G: on its images).
+
 Phases: ``D`` (``n_critic`` repeats, each on a fresh batch), ``D_reg`` when R1/R2 are lazy
 (``objective.reg_every`` k > 1: the penalty runs every k iterations as its own phase, weighted by k, with
 D's optimizer scaled as in StyleGAN2, Appendix B), and ``G``.
@@ -12,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gankit.config import ObjectiveConfig
 from gankit.errors import GankitError
+from gankit.models.base import adversarial_logits, class_logits
 from gankit.objectives.adversarial import (
     hinge_d_loss,
     hinge_g_loss,
@@ -111,10 +119,16 @@ class AdversarialObjective(Objective):
         ctx = ctx or StepContext.standalone(len(real))
         real, fake = self._noisy(real, ctx), self._noisy(fake, ctx)
         with ctx.autocast():
-            real_logits = at_least_fp32(D(real, y_real))
-            fake_logits = at_least_fp32(D(fake, y_fake))
+            real_out = at_least_fp32(D(real, y_real))
+            fake_out = at_least_fp32(D(fake, y_fake))
+        real_logits, fake_logits = adversarial_logits(real_out), adversarial_logits(fake_out)
         loss = self.d_loss(real_logits, fake_logits)
         stats = {"loss_d": loss, "d_real": real_logits.mean(), "d_fake": fake_logits.mean()}
+        if real_out.ndim == 2:  # AC-GAN: the class log-likelihood of real and generated images
+            real_classes, fake_classes = class_logits(real_out), class_logits(fake_out)
+            stats["ac_d"] = F.cross_entropy(real_classes, y_real) + F.cross_entropy(fake_classes, y_fake)
+            stats["ac_real_accuracy"] = (real_classes.argmax(1) == y_real).float().mean()
+            loss = loss + cfg.ac_weight * stats["ac_d"]
         if self.name != "wasserstein":
             stats["d_accuracy"] = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
         else:
@@ -164,8 +178,13 @@ class AdversarialObjective(Objective):
         """G's loss on a fake batch (gradients flow through D into G); D sees the same instance noise."""
         ctx = ctx or StepContext.standalone(len(fake))
         with ctx.autocast():
-            loss = self.g_loss(at_least_fp32(D(self._noisy(fake, ctx), y_fake)))
-        return loss, {"loss_g": loss}
+            out = at_least_fp32(D(self._noisy(fake, ctx), y_fake))
+        loss = self.g_loss(adversarial_logits(out))
+        stats = {"loss_g": loss}
+        if out.ndim == 2:  # AC-GAN: G also maximises the class log-likelihood of its images
+            stats["ac_g"] = F.cross_entropy(class_logits(out), y_fake)
+            loss = loss + self.config.ac_weight * stats["ac_g"]
+        return loss, stats
 
     def after_step(self, phase: str, G: nn.Module, D: nn.Module | None) -> None:
         """WGAN weight clipping to [-c, c] after each D step when ``objective.clip`` > 0."""

@@ -17,11 +17,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gankit.models.base import adversarial_logits
+
 
 def input_gradient(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-    """grad_x sum D(x): per-sample input gradients, kept in the graph so a penalty can be back-propagated."""
+    """grad_x sum D(x): per-sample input gradients of the adversarial logit (column 0 of an AC-GAN
+    discriminator's output), kept in the graph so a penalty can be back-propagated."""
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x, y).sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(adversarial_logits(D(x, y)).sum(), x, create_graph=True)
     return grad.flatten(1)
 
 

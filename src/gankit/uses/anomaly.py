@@ -39,6 +39,7 @@ from torch import nn
 
 from gankit.baselines import PPCA, Gaussian
 from gankit.errors import GankitError
+from gankit.models.base import adversarial_logits
 from gankit.uses.latent_search import frozen, optimise_latents
 
 NORMAL, ANOMALY = 0, 1
@@ -169,7 +170,7 @@ def discriminator_scores(
         for start in range(0, len(images), batch_size):
             x = _unit_images(images[start : start + batch_size]).to(device)
             y = labels[start : start + batch_size].to(device) if labels is not None else None
-            scores.append(-discriminator(x, y).float().cpu())
+            scores.append(-adversarial_logits(discriminator(x, y)).float().cpu())
     return torch.cat(scores)
 
 

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from gankit.baselines.base import DensityBaseline
 from gankit.errors import GankitError
 from gankit.imaging import grid_image
+from gankit.models.base import adversarial_logits
 from gankit.uses.latent_search import frozen, optimise_latents
 
 MASKS = ("centre", "half", "random")
@@ -250,7 +251,7 @@ def fill_latent(
         context = (weights[index] * (fake - target[index])).abs().flatten(1).sum(1)
         if discriminator is None or prior_weight == 0:
             return context
-        logits = discriminator(fake, y[index] if y is not None else None)
+        logits = adversarial_logits(discriminator(fake, y[index] if y is not None else None))
         return context - prior_weight * F.softplus(logits)  # log(1 - sigmoid(l)) = -softplus(l)
 
     with frozen(discriminator):
