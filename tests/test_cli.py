@@ -169,3 +169,70 @@ def test_eval_errors_are_one_line(tmp_path, capsys):
     assert "unknown source 'nothing-here'" in capsys.readouterr().err
     assert main(["eval", "--real", "digits", "--fake", "digits", "--features", "pixels", "--n", "50"]) == 2
     assert "--kid-subset-size" in capsys.readouterr().err
+
+
+def _classifier_outputs(images):
+    from gankit.metrics.features.extractors import build_extractor
+
+    extractor = build_extractor("classifier:digits", tuple(images.shape[1:]), None, "tf1-bilinear", "cpu")
+    return extractor(images)
+
+
+def test_eval_of_labelled_images_reports_the_classifier_accuracy_and_near_zero_for_wrong_labels(tmp_path, capsys):
+    import json
+
+    from gankit.data.images import load_digits
+
+    images, labels = load_digits(16)
+    right, wrong = tmp_path / "right.npz", tmp_path / "wrong.npz"
+    np.savez(right, x=images.numpy(), y=labels.numpy())
+    np.savez(wrong, x=images.numpy(), y=((labels + 1) % 10).numpy())
+    results = []
+    for fake in (right, wrong):
+        out = tmp_path / f"{fake.stem}.json"
+        args = ["eval", "--real", "digits@16", "--fake", str(fake), "--features", "classifier:digits"]
+        assert main([*args, "--metrics", "fid", "--no-fid-infinity", "--fid-bootstrap", "0", "--json", str(out)]) == 0
+        results.append(json.loads(out.read_text()))
+    printed = capsys.readouterr().out
+    _, logits = _classifier_outputs(images)
+    accuracy = int((logits.argmax(1) == labels).sum()) / len(labels)
+    assert results[0]["sample_accuracy"] == pytest.approx(accuracy, abs=1e-9) and accuracy > 0.9
+    assert results[1]["sample_accuracy"] < 0.1
+    assert "sample accuracy" in printed and "intra-FID" in printed
+    assert results[0]["intra_fid"] == pytest.approx(0.0, abs=1e-3)  # each class against itself
+
+
+@pytest.mark.filterwarnings("ignore:FID from")
+def test_eval_of_a_conditional_run_scores_the_samples_against_the_classes_they_were_drawn_for(tmp_path, capsys):
+    import json
+
+    import torch
+
+    from gankit.data.images import load_digits
+    from gankit.imaging import to_uint8
+    from gankit.metrics.fid import fid
+    from gankit.sampling import draw_labels, generate, load_generator
+
+    run = tmp_path / "run"
+    train = ["train", "digits", *FAST, "model.width=8", "data.conditional=true", "eval.every=0"]
+    assert main([*train, "--out", str(run), "--quiet"]) == 0
+    out = tmp_path / "eval.json"
+    args = ["eval", "--real", "digits@16", "--fake", str(run), "--features", "classifier:digits", "--n", "500"]
+    options = ["--metrics", "fid,kid,pr", "--kid-subsets", "5", "--kid-subset-size", "200", "--fid-bootstrap", "0"]
+    options.append("--no-fid-infinity")
+    assert main([*args, *options, "--json", str(out), "--quiet"]) == 0
+    result = json.loads(out.read_text())
+    assert "per-class KID" in capsys.readouterr().out
+    # the oracle: the same samples and real subset, scored here class by class
+    G = load_generator(run)
+    labels = draw_labels(G, 500, 0)
+    features, logits = _classifier_outputs(to_uint8(generate(G, 500, 0, labels=labels)))
+    assert result["sample_accuracy"] == pytest.approx(int((logits.argmax(1) == labels).sum()) / 500, abs=1e-12)
+    assert np.array(result["sample_confusion"]).sum() == 500
+    real_images, real_labels = load_digits(16)
+    keep = torch.randperm(len(real_images), generator=torch.Generator().manual_seed(0))[:500]
+    real_features, _ = _classifier_outputs(real_images[keep])
+    per_class = [fid(real_features[real_labels[keep] == c], features[labels == c]) for c in range(10)]
+    assert result["intra_fid"] == pytest.approx(sum(per_class) / 10, rel=1e-6)
+    assert 0 <= result["classwise_recall"] <= 1 and len(result["per_class_recall"]) == 10
+    assert result["per_class_kid_ci"][0] <= result["per_class_kid_mean"] <= result["per_class_kid_ci"][1]

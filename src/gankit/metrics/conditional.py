@@ -227,3 +227,57 @@ def classwise_precision_recall(
         "per_class_precision": precisions,
         "per_class_recall": recalls,
     }
+
+
+def conditional_report(
+    real_features: torch.Tensor,
+    real_labels: torch.Tensor | None,
+    fake_features: torch.Tensor,
+    fake_logits: torch.Tensor | None,
+    fake_labels: torch.Tensor | None,
+    num_classes: int,
+    metrics: tuple[str, ...] = ("fid", "kid"),
+) -> dict[str, Any]:
+    """The class-conditional numbers that ``gankit eval`` and evaluation during training print beside FID / KID.
+
+    ``fake_labels`` are the classes the samples were generated for; None for an unconditional generator, whose
+    samples are then assigned the class the data set's classifier predicts (``fake_logits``), so that its
+    intra-FID is comparable. Returns what the inputs allow: ``sample_accuracy`` and ``sample_confusion``
+    (:func:`sample_accuracy`, conditional samples and a classifier with ``num_classes`` outputs), and with real
+    labels ``intra_fid`` / ``per_class_fid`` (when ``fid`` is asked), ``per_class_kid_mean`` with its 95%
+    interval (``kid``) and ``classwise_precision`` / ``classwise_recall`` (``pr``). Per-class FIDs from fewer
+    samples than feature dimensions are not warned about here: the per-class KID is printed beside them.
+    """
+    from gankit import defaults
+
+    has_logits = fake_logits is not None and fake_logits.ndim == 2 and fake_logits.shape[1] == num_classes
+    out: dict[str, Any] = {}
+    if fake_labels is not None and has_logits:
+        accuracy = sample_accuracy(fake_logits, fake_labels, num_classes)
+        out[defaults.SAMPLE_ACCURACY] = accuracy["accuracy"]
+        out["sample_per_class_accuracy"] = accuracy["per_class_accuracy"]
+        out["sample_confusion"] = accuracy["confusion"]
+    if fake_labels is None:
+        if not has_logits:
+            return out
+        fake_labels = fake_logits.argmax(1)
+        out["fake_labels"] = "predicted by the classifier (unconditional generator)"
+    if real_labels is None:
+        return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # per-class sets are smaller than the feature dimension
+        if "fid" in metrics:
+            per_class = intra_fid(real_features, real_labels, fake_features, fake_labels, num_classes)
+            out[defaults.INTRA_FID] = per_class["intra_fid"]
+            out["per_class_fid"] = per_class["per_class_fid"]
+        if "kid" in metrics:
+            kids = per_class_kid(real_features, real_labels, fake_features, fake_labels, num_classes)
+            out["per_class_kid_mean"] = kids["kid_mean"]
+            out["per_class_kid_ci"] = [kids["kid_ci_low"], kids["kid_ci_high"]]
+            out["per_class_kid_subset_size"] = kids["subset_size"]
+        if "pr" in metrics:
+            pr = classwise_precision_recall(real_features, real_labels, fake_features, fake_labels, num_classes)
+            out["classwise_precision"] = pr["precision"]
+            out["classwise_recall"] = pr["recall"]
+            out["per_class_recall"] = pr["per_class_recall"]
+    return out

@@ -223,4 +223,15 @@ def result_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"sample accuracy {result[d.SAMPLE_ACCURACY]:.4f} (the classifier's label = the asked class)")
     if d.INTRA_FID in result:
         lines.append(f"intra-FID {result[d.INTRA_FID]:.4f} (mean over classes)")
+    if "per_class_kid_mean" in result:
+        low, high = result["per_class_kid_ci"]
+        kid_line = f"per-class KID {result['per_class_kid_mean']:.6f}  95% CI [{low:.6f}, {high:.6f}]"
+        lines.append(f"{kid_line} (mean over classes)")
+    if "classwise_precision" in result:
+        lines.append(
+            f"class-wise precision {result['classwise_precision']:.4f}  recall {result['classwise_recall']:.4f} "
+            f"(lowest class recall {min(result['per_class_recall']):.4f})"
+        )
+    if "fake_labels" in result:
+        lines.append(f"classes of the samples: {result['fake_labels']}")
     return lines

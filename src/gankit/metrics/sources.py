@@ -35,31 +35,34 @@ SOURCE_HELP = (
 
 @dataclass
 class Source:
-    """Images (uint8 NCHW, CPU) and a JSON-able description of where they came from."""
+    """Images (uint8 NCHW, CPU), a JSON-able description of where they came from, and their class labels when
+    known (a labelled data set, or the classes a conditional generator drew them for) with the class count."""
 
     images: torch.Tensor
     record: dict[str, Any] = field(default_factory=dict)
     generated: bool = False
+    labels: torch.Tensor | None = None
+    num_classes: int = 0
 
 
-def _named(match: re.Match, spec: str) -> tuple[torch.Tensor, dict[str, Any]]:
+def _named(match: re.Match, spec: str) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:
     name, split, size = match.group(1), match.group(2), match.group(3)
     if name == "digits":
         from gankit.data.images import load_digits
 
         if split:
             raise GankitError(f"source '{spec}': digits has no splits; use digits or digits@R")
-        images, _ = load_digits(int(size) if size else 8)
+        images, labels = load_digits(int(size) if size else 8)
     else:
         if not split:
             raise GankitError(f"source '{spec}': name the split, {name}-train or {name}-test")
         from gankit.data.images import resize_square
         from gankit.data.named import load_named
 
-        images, _ = load_named(name, split, True)
+        images, labels = load_named(name, split, True)
         if size:
             images = resize_square(images, int(size))
-    return images, {"kind": "dataset", "name": name, "split": split or "all"}
+    return images, labels, {"kind": "dataset", "name": name, "split": split or "all"}
 
 
 def _folder(path: Path) -> torch.Tensor:
@@ -84,27 +87,33 @@ def load_source(
     trained = (path.is_dir() and (path / "checkpoints").is_dir()) or (path.is_file() and path.suffix == ".pt")
     if trained or fitted is not None:
         from gankit.imaging import to_uint8
-        from gankit.sampling import find_checkpoint, generate, load_generator
+        from gankit.sampling import draw_labels, find_checkpoint, generate, load_generator
 
         count = n or default_n
         generator = load_generator(path, ema=True, device=device)
         if len(generator.out_shape) != 3:
             raise GankitError(f"{spec}: the generator makes {tuple(generator.out_shape)} vectors, not images")
-        images = to_uint8(generate(generator, count, seed))
+        labels = draw_labels(generator, count, seed)
+        images = to_uint8(generate(generator, count, seed, labels=labels))
         record = {"kind": "generator", "path": str(fitted or find_checkpoint(path)), "latent_seed": seed}
-        return Source(images, {"source": spec, **record, "n": count}, generated=True)
+        record = {"source": spec, **record, "n": count}
+        return Source(images, record, generated=True, labels=labels, num_classes=generator.num_classes)
+    labels = None
     if path.is_dir():
         images, record = _folder(path), {"kind": "folder"}
     elif path.suffix == ".npz":
         from gankit.data.images import load_npz
 
-        images, _ = load_npz(path)
+        images, labels = load_npz(path)
         record = {"kind": "npz"}
     elif match := NAMED.match(spec):
-        images, record = _named(match, spec)
+        images, labels, record = _named(match, spec)
     else:
         raise GankitError(f"unknown source '{spec}': give {SOURCE_HELP}")
     if n is not None and n < len(images):
-        images = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
+        keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
+        images, labels = images[keep], (labels[keep] if labels is not None else None)
         record["subset_seed"] = seed
-    return Source(images.contiguous(), {"source": spec, **record, "n": len(images)})
+    num_classes = int(labels.max()) + 1 if labels is not None and len(labels) else 0
+    record = {"source": spec, **record, "n": len(images)}
+    return Source(images.contiguous(), record, labels=labels, num_classes=num_classes)
