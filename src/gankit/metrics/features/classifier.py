@@ -12,6 +12,7 @@ average pool to 4x4 - linear(1024 -> 128) - ReLU [features] - linear(128 -> clas
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -119,9 +120,8 @@ def train_classifier(
     return model, record
 
 
-def load_or_train(dataset: str, resolution: int, seed: int = 0, epochs: int = 10) -> tuple[SmallClassifier, dict]:
-    """The cached classifier for (dataset, resolution, seed), trained and cached on first use; frozen, eval mode."""
-    path = cache_path(dataset, resolution, seed)
+def _cached(path: Path, fit) -> tuple[SmallClassifier, dict]:
+    """The classifier stored at ``path`` (safetensors + a JSON record), or ``fit()``'s, written there atomically."""
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         record = json.loads(meta.read_text())
@@ -131,10 +131,44 @@ def load_or_train(dataset: str, resolution: int, seed: int = 0, epochs: int = 10
         except Exception as exc:
             raise GankitError(f"cached classifier {path} is unreadable ({exc.__class__.__name__}); delete it") from exc
     else:
-        model, record = train_classifier(dataset, resolution, seed, epochs)
+        model, record = fit()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         save_file(model.state_dict(), str(partial))
         meta.write_text(json.dumps(record, indent=2))
         os.replace(partial, path)  # the weights appear last and whole: a half-written cache is never read
     return model.eval().requires_grad_(False), record
+
+
+def load_or_train(dataset: str, resolution: int, seed: int = 0, epochs: int = 10) -> tuple[SmallClassifier, dict]:
+    """The cached classifier for (dataset, resolution, seed), trained and cached on first use; frozen, eval mode."""
+    return _cached(cache_path(dataset, resolution, seed), lambda: train_classifier(dataset, resolution, seed, epochs))
+
+
+def load_or_fit(
+    images: torch.Tensor, labels: torch.Tensor, name: str, seed: int = 0, epochs: int = 10
+) -> tuple[SmallClassifier, dict]:
+    """The same classifier recipe fitted on given uint8 ``images`` and ``labels`` (a labelled .npz, e.g. the first
+    10k MNIST training images), cached by content as ``data-<sha256>-<R>px-seed<S>``; frozen, eval mode."""
+    if labels is None:
+        raise GankitError(f"{name} has no labels (key y); the classifier features need labelled training images")
+    digest = hashlib.sha256(images.numpy().tobytes() + labels.numpy().tobytes()).hexdigest()[:16]
+    resolution = images.shape[-1]
+    path = gankit_home() / "classifiers" / f"data-{digest}-{resolution}px-seed{seed}.safetensors"
+
+    def fit() -> tuple[SmallClassifier, dict]:
+        model, accuracy, heldout = fit_classifier(images, labels, seed, epochs)
+        record = {
+            "dataset": name,
+            "sha256": digest,
+            "resolution": resolution,
+            "seed": seed,
+            "epochs": epochs,
+            "channels": images.shape[1],
+            "num_classes": int(labels.max()) + 1,
+            "heldout": heldout,
+            "accuracy": accuracy,
+        }
+        return model, record
+
+    return _cached(path, fit)

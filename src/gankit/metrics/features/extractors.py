@@ -49,9 +49,14 @@ class ClassifierFeatures(FeatureExtractor):
 
     def __init__(self, dataset: str, resolution: int, seed: int = 0, device: str | torch.device = "cpu") -> None:
         super().__init__(device)
-        from gankit.metrics.features.classifier import FEATURE_DIM, load_or_train
+        from gankit.metrics.features.classifier import FEATURE_DIM, load_or_fit, load_or_train
 
-        self.model, self.record = load_or_train(dataset, resolution, seed)
+        if dataset.endswith(".npz"):  # a labelled .npz: the same recipe fitted on its images at this resolution
+            from gankit.data.images import load_npz
+
+            self.model, self.record = load_or_fit(*load_npz(dataset, resolution), dataset, seed)
+        else:
+            self.model, self.record = load_or_train(dataset, resolution, seed)
         self.model.to(self.device)
         self.dataset, self.resolution, self.seed = dataset, resolution, seed
         self.name, self.dim = f"classifier:{dataset}", FEATURE_DIM
@@ -62,6 +67,7 @@ class ClassifierFeatures(FeatureExtractor):
             "resolution": self.resolution,
             "seed": self.seed,
             "classifier_accuracy": self.record["accuracy"],
+            **({"data_sha256": self.record["sha256"]} if "sha256" in self.record else {}),
         }
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,4 +99,7 @@ def build_extractor(
         return PixelFeatures(image_shape, device)
     if spec.startswith("classifier:") and spec.removeprefix("classifier:"):
         return ClassifierFeatures(spec.removeprefix("classifier:"), image_shape[-1], device=device)
-    raise GankitError(f"unknown features '{spec}'; use inception, classifier:DATASET (e.g. classifier:digits), pixels")
+    raise GankitError(
+        f"unknown features '{spec}'; use inception, classifier:DATASET (e.g. classifier:digits, or classifier:FILE.npz "
+        "for a labelled .npz), pixels"
+    )

@@ -14,9 +14,6 @@ linear-Gaussian generator (no discriminator).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +21,6 @@ from typing import Any
 
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from gankit.baselines import build_baseline
@@ -37,7 +33,6 @@ from gankit.errors import GankitError
 from gankit.metrics.features.extractors import ClassifierFeatures, FeatureExtractor, build_extractor
 from gankit.models import build_discriminator
 from gankit.runtime import checkpoint as checkpoint_io
-from gankit.runtime.home import gankit_home
 from gankit.sampling import find_checkpoint, load_generator
 
 NATIVE_RESOLUTION = {"mnist": 28, "fashion-mnist": 28, "cifar10": 32, "faces": 64, "digits": 8}
@@ -174,36 +169,13 @@ class FittedClassifierFeatures(ClassifierFeatures):
     (e.g. the first 10k MNIST training images in an .npz). Cached in ``$GANKIT_HOME/classifiers`` by content."""
 
     def __init__(self, train: Data, seed: int = 0, device: str | torch.device = "cpu") -> None:
-        from gankit.metrics.features.classifier import FEATURE_DIM, SmallClassifier, fit_classifier
+        from gankit.metrics.features.classifier import FEATURE_DIM, load_or_fit
 
         FeatureExtractor.__init__(self, device)
         if train.labels is None:
             raise GankitError(f"{train.spec} has no labels; the classifier features need labelled training data")
-        digest = hashlib.sha256(train.images.numpy().tobytes() + train.labels.numpy().tobytes()).hexdigest()[:16]
+        model, record = load_or_fit(train.images, train.labels, train.spec, seed)
         resolution = train.images.shape[-1]
-        path = gankit_home() / "classifiers" / f"data-{digest}-{resolution}px-seed{seed}.safetensors"
-        meta = path.with_suffix(".json")
-        if path.is_file() and meta.is_file():
-            record = json.loads(meta.read_text())
-            model = SmallClassifier(record["channels"], record["num_classes"])
-            model.load_state_dict(load_file(path))
-        else:
-            model, accuracy, heldout = fit_classifier(train.images, train.labels, seed)
-            record = {
-                "dataset": train.spec,
-                "sha256": digest,
-                "resolution": resolution,
-                "seed": seed,
-                "channels": train.images.shape[1],
-                "num_classes": int(train.labels.max()) + 1,
-                "heldout": heldout,
-                "accuracy": accuracy,
-            }
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            save_file(model.state_dict(), str(partial))
-            meta.write_text(json.dumps(record, indent=2))
-            os.replace(partial, path)
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.record, self.dataset, self.resolution, self.seed = record, train.spec, resolution, seed
         self.name, self.dim = "classifier:data", FEATURE_DIM
