@@ -55,6 +55,7 @@ class ModelConfig:
     d_out: int = 1
     g_cond: str = "concat"
     d_cond: str = "projection"
+    pack: int = 1
 
 
 @dataclass
@@ -399,7 +400,7 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
         if loss == "gmmn":
             why = "objective.loss=gmmn (no discriminator)"
             found += _set_away_from_default(config.objective, ("gp",), "objective", why)
-            d_keys = ("d_width", "d_norm", "spectral_norm", "d_out", "d_cond")
+            d_keys = ("d_width", "d_norm", "spectral_norm", "d_out", "d_cond", "pack")
             found += _set_away_from_default(model, d_keys, "model", why)
     else:
         found += _set_away_from_default(config.mmd, _all_keys(config.mmd), "mmd", f"objective.loss={loss}")
@@ -448,6 +449,20 @@ def validate(config: Config) -> None:
         (config.model.sn_iters >= 1, "model.sn_iters must be >= 1"),
         (config.model.g_cond in ("concat",), "model.g_cond must be one of: concat"),
         (config.model.d_cond in ("projection", "concat"), "model.d_cond must be one of: projection, concat"),
+        (config.model.pack >= 1, "model.pack must be >= 1 (samples per discriminator input; 1: no packing)"),
+        (
+            train.batch_size % (train.accumulate * max(config.model.pack, 1)) == 0,
+            f"train.batch_size={train.batch_size} is not divisible by train.accumulate x model.pack="
+            f"{train.accumulate * config.model.pack}; pick a batch size that is a multiple of it",
+        ),
+        (
+            config.model.pack == 1 or not config.data.conditional,
+            f"model.pack={config.model.pack} packs unconditional samples; set data.conditional=false or model.pack=1",
+        ),
+        (
+            config.model.pack == 1 or config.objective.loss != SEMISUPERVISED_LOSS,
+            "model.pack > 1 cannot classify single samples (objective.loss=ssgan); set model.pack=1",
+        ),
         (
             min(config.objective.gp, config.objective.r1, config.objective.r2, config.objective.clip) >= 0,
             "objective.gp, objective.r1, objective.r2 and objective.clip must be >= 0",

@@ -15,6 +15,7 @@ from gankit.models.base import Discriminator, Generator, count_parameters
 from gankit.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
+from gankit.models.packing import PackedDiscriminator, packed_shape
 from gankit.models.resnet import ResNetDiscriminator32, ResNetGenerator32
 from gankit.models.semisupervised import SemiSupervisedMLPDiscriminator, SemiSupervisedMLPGenerator
 from gankit.models.stylegan import StyleGAN2Discriminator, StyleGAN2Generator
@@ -139,11 +140,18 @@ def build_generator(config: Config | ModelConfig, data_shape: Shape, num_classes
 
 
 def build_discriminator(config: Config | ModelConfig, data_shape: Shape, num_classes: int = 0) -> Discriminator:
-    """The discriminator of ``config``; ``model.d_width`` (0: ``model.width``) sets its width, and
-    ``model.spectral_norm`` normalises every weight layer (Miyato et al. 2018)."""
+    """The discriminator of ``config``; ``model.d_width`` (0: ``model.width``) sets its width,
+    ``model.spectral_norm`` normalises every weight layer (Miyato et al. 2018), and ``model.pack`` m > 1 makes it
+    judge m samples at once (PacGAN, Lin et al. 2018: :class:`gankit.models.packing.PackedDiscriminator`)."""
     config = _as_config(config)
-    discriminator = _architecture(config.model, data_shape).discriminator(config, data_shape, num_classes)
-    return apply_spectral_norm(discriminator, config.model.sn_iters) if config.model.spectral_norm else discriminator
+    pack = config.model.pack
+    if pack > 1 and num_classes:
+        raise GankitError(f"model.pack={pack} packs unconditional samples; set data.conditional=false or model.pack=1")
+    entry = _architecture(config.model, data_shape)
+    discriminator = entry.discriminator(config, packed_shape(data_shape, pack), num_classes)
+    if config.model.spectral_norm:
+        discriminator = apply_spectral_norm(discriminator, config.model.sn_iters)
+    return PackedDiscriminator(discriminator, pack, data_shape) if pack > 1 else discriminator
 
 
 __all__ = [
@@ -158,6 +166,7 @@ __all__ = [
     "Generator",
     "MLPDiscriminator",
     "MLPGenerator",
+    "PackedDiscriminator",
     "ResNetDiscriminator32",
     "ResNetGenerator32",
     "SemiSupervisedMLPDiscriminator",
