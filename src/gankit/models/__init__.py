@@ -14,6 +14,7 @@ from gankit.errors import GankitError
 from gankit.models.base import Discriminator, Generator, count_parameters
 from gankit.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.models.maxout import MaxoutMLPDiscriminator, MaxoutMLPGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 from gankit.models.packing import PackedDiscriminator, packed_shape
 from gankit.models.resnet import ResNetDiscriminator32, ResNetGenerator32
@@ -45,7 +46,25 @@ def _ssmlp_discriminator(config: Config, shape: Shape, num_classes: int) -> Semi
     return SemiSupervisedMLPDiscriminator(shape, out_features=config.semisupervised.classes)
 
 
+def _unconditional(arch: str, num_classes: int) -> None:
+    if num_classes:
+        raise GankitError(f"model.arch={arch} is unconditional; set data.conditional=false")
+
+
+def _maxout_generator(config: Config, shape: Shape, num_classes: int) -> MaxoutMLPGenerator:
+    """PacGAN's 2-D generator (Lin et al. 2018): 4 x (linear, batch norm, ReLU) of ``model.width`` units."""
+    _unconditional("maxout-mlp", num_classes)
+    return MaxoutMLPGenerator(config.model.z_dim, shape[0], config.model.width)
+
+
+def _maxout_discriminator(config: Config, shape: Shape, num_classes: int) -> MaxoutMLPDiscriminator:
+    """PacGAN's 2-D discriminator (Lin et al. 2018): 3 LinearMaxout layers (5 pieces) of ``model.d_width`` units."""
+    _unconditional("maxout-mlp", num_classes)
+    return MaxoutMLPDiscriminator(shape[0], _d_width(config), out_features=config.model.d_out)
+
+
 REGISTRY: dict[str, Architecture] = {
+    "maxout-mlp": Architecture("vectors", _maxout_generator, _maxout_discriminator),
     "mlp": Architecture(
         "vectors",
         lambda c, s, k: MLPGenerator(c.model.z_dim, s[0], c.model.width, c.model.depth, k),
@@ -166,6 +185,8 @@ __all__ = [
     "Generator",
     "MLPDiscriminator",
     "MLPGenerator",
+    "MaxoutMLPDiscriminator",
+    "MaxoutMLPGenerator",
     "PackedDiscriminator",
     "ResNetDiscriminator32",
     "ResNetGenerator32",
