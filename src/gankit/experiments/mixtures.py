@@ -37,7 +37,7 @@ METHODS = {
 }
 DATASETS = ("ring", "grid")
 N_SAMPLES = 2500
-QUICK_STEPS = 300
+QUICK_STEPS = 150
 
 
 def preset_for(method: str, data: str) -> tuple[str, list[str]]:
