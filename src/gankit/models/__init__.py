@@ -64,7 +64,6 @@ def _maxout_discriminator(config: Config, shape: Shape, num_classes: int) -> Max
 
 
 REGISTRY: dict[str, Architecture] = {
-    "maxout-mlp": Architecture("vectors", _maxout_generator, _maxout_discriminator),
     "mlp": Architecture(
         "vectors",
         lambda c, s, k: MLPGenerator(c.model.z_dim, s[0], c.model.width, c.model.depth, k),
@@ -129,6 +128,7 @@ REGISTRY: dict[str, Architecture] = {
         lambda c, s, k: SemiSupervisedMLPGenerator(c.model.z_dim, s, k),
         lambda c, s, k: _ssmlp_discriminator(c, s, k),
     ),
+    "maxout-mlp": Architecture("vectors", _maxout_generator, _maxout_discriminator),
 }
 ARCHITECTURES = tuple(REGISTRY)
 
