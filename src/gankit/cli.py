@@ -176,6 +176,8 @@ def _run_eval(args: argparse.Namespace, context) -> int:
     from gankit.metrics.sources import load_source
 
     device = context.device
+    if (args.fake is None) == (args.compare is None):
+        raise GankitError("gankit eval takes either --fake SOURCE or --compare A B (with --real R), not both")
     with context.agreement():
         options = EvalOptions(
             metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
@@ -186,6 +188,8 @@ def _run_eval(args: argparse.Namespace, context) -> int:
             seed=args.seed,
         )
         real = load_source(args.real, args.n, args.seed, device)
+        if args.compare is not None:
+            return _run_compare(args, context, options, real)
         share = None
         if context.distributed:
             share = load_generated_share(args.fake, args.n, args.seed, context, len(real.images), args.batch_size)
@@ -234,6 +238,35 @@ def _run_eval(args: argparse.Namespace, context) -> int:
     result = {**result, "real": real.record, "fake": fake.record}
     print(f"{extractor.name} features, {result['n_real']} real ({args.real}) vs {result['n_fake']} fake ({args.fake})")
     for line in result_lines(result):
+        print(line)
+    if args.json:
+        _write_json(args.json, result, "numbers and settings")
+    return 0
+
+
+def _run_compare(args: argparse.Namespace, context, options, real) -> int:
+    """``gankit eval --compare A B --real R``: FID and KID (with their intervals) of A and of B against R, and the
+    relative similarity test of Bounliphone et al. (ICLR 2016) on the KID kernel
+    (:func:`gankit.metrics.compare.compare_models`); one process."""
+    from gankit.metrics.compare import compare_lines, compare_models
+    from gankit.metrics.evaluate import cached_features, check_request
+    from gankit.metrics.features.extractors import build_extractor
+    from gankit.metrics.sources import load_source
+
+    if context.distributed:
+        raise GankitError("gankit eval --compare runs in one process; start it without torchrun")
+    name_a, name_b = args.compare
+    a, b = (load_source(s, args.n, args.seed, context.device, default_n=len(real.images)) for s in args.compare)
+    shape = tuple(real.images.shape[1:])
+    extractor = build_extractor(args.features, shape, args.inception_weights, args.resize, context.device)
+    for source in (a, b):
+        check_request(extractor, options, len(real.images), len(source.images))
+    progress, cache = not args.quiet, not args.no_cache
+    sets = [cached_features(extractor, x.images, args.batch_size, progress, cache) for x in (real, a, b)]
+    result = compare_models(extractor, *sets, options)
+    result = {**result, "real": real.record, "sources": {"a": a.record, "b": b.record}}
+    print(f"{extractor.name} features, {len(real.images)} real ({args.real}); A = {name_a}, B = {name_b}")
+    for line in compare_lines(result, name_a, name_b):
         print(line)
     if args.json:
         _write_json(args.json, result, "numbers and settings")
@@ -388,7 +421,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     evaluation = commands.add_parser("eval", help="FID, KID, IS, precision/recall between two image sources")
     source_help = "image folder, .npz, run directory, checkpoint, or a split (digits, mnist-test, cifar10-train, ...)"
     evaluation.add_argument("--real", required=True, help=source_help)
-    evaluation.add_argument("--fake", required=True, help=source_help)
+    evaluation.add_argument("--fake", help=source_help)
+    evaluation.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="instead of --fake: is A closer to --real than B? FID and KID of both and the p-value of the relative "
+        "similarity test (Bounliphone et al. 2016)",
+    )
     d = defaults
     evaluation.add_argument(
         "--metrics",

@@ -55,6 +55,7 @@ class ModelConfig:
     d_out: int = 1
     g_cond: str = "concat"
     d_cond: str = "projection"
+    pack: int = 1
 
 
 @dataclass
@@ -402,7 +403,7 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
         if loss == "gmmn":
             why = "objective.loss=gmmn (no discriminator)"
             found += _set_away_from_default(config.objective, ("gp",), "objective", why)
-            d_keys = ("d_width", "d_norm", "spectral_norm", "d_out", "d_cond")
+            d_keys = ("d_width", "d_norm", "spectral_norm", "d_out", "d_cond", "pack")
             found += _set_away_from_default(model, d_keys, "model", why)
     else:
         found += _set_away_from_default(config.mmd, _all_keys(config.mmd), "mmd", f"objective.loss={loss}")
@@ -467,6 +468,20 @@ def validate(config: Config) -> None:
             config.model.d_cond != "auxiliary" or config.objective.loss in ADVERSARIAL_LOSS_NAMES,
             f"model.d_cond=auxiliary (AC-GAN) adds a classification loss to an adversarial objective "
             f"({', '.join(ADVERSARIAL_LOSS_NAMES)}), not to objective.loss={config.objective.loss}",
+        ),
+        (config.model.pack >= 1, "model.pack must be >= 1 (samples per discriminator input; 1: no packing)"),
+        (
+            train.batch_size % (train.accumulate * max(config.model.pack, 1)) == 0,
+            f"train.batch_size={train.batch_size} is not divisible by train.accumulate x model.pack="
+            f"{train.accumulate * config.model.pack}; pick a batch size that is a multiple of it",
+        ),
+        (
+            config.model.pack == 1 or not config.data.conditional,
+            f"model.pack={config.model.pack} packs unconditional samples; set data.conditional=false or model.pack=1",
+        ),
+        (
+            config.model.pack == 1 or config.objective.loss != SEMISUPERVISED_LOSS,
+            "model.pack > 1 cannot classify single samples (objective.loss=ssgan); set model.pack=1",
         ),
         (
             min(config.objective.gp, config.objective.r1, config.objective.r2, config.objective.clip) >= 0,

@@ -19,6 +19,7 @@ import torch
 
 from gankit.config import resolve
 from gankit.data.toy import grid_centers, ring_centers
+from gankit.experiments import pacgan_protocol
 from gankit.imaging import figure_to_array, save_image
 from gankit.metrics.modes import mode_coverage
 from gankit.training.loop import Trainer
@@ -36,6 +37,7 @@ METHODS = {
 }
 DATASETS = ("ring", "grid")
 N_SAMPLES = 2500
+QUICK_STEPS = 150
 
 
 def preset_for(method: str, data: str) -> tuple[str, list[str]]:
@@ -127,9 +129,23 @@ def markdown(summary: list[dict]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     parser.add_argument("--data", default=",".join(DATASETS), help="ring, grid or both (default)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
+    parser.add_argument("--seeds", type=int, default=0, help="seeds per method (default 3; pacgan: 10)")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here (default 0)")
     parser.add_argument("--steps", type=int, default=0, help="training steps (default: each preset's)")
+    parser.add_argument(
+        "--protocol",
+        choices=("lecture", "pacgan"),
+        default="lecture",
+        help="lecture: the methods above on the ring-*/grid-* presets; pacgan: PacGAN's Table 1 protocol "
+        "(GAN and PacGAN2..4, 10 seeds of 400,000 steps, next to the paper's numbers)",
+    )
+    parser.add_argument("--packs", default="1,2,3,4", help="--protocol pacgan: packing degrees (default 1,2,3,4)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"one seed of {QUICK_STEPS} steps per run (lecture) or {pacgan_protocol.QUICK_STEPS} (pacgan): "
+        "a smoke run under 2 minutes on 2 cores",
+    )
 
 
 def _split(value: str, valid, what: str) -> list[str]:
@@ -143,7 +159,13 @@ def _split(value: str, valid, what: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Train every (data, method, seed); write the CSV, the markdown table and the strips."""
+    """Train every (data, method, seed); write the CSV, the markdown table and the strips (``--protocol pacgan``:
+    :func:`gankit.experiments.pacgan_protocol.run`)."""
+    if getattr(args, "protocol", "lecture") == "pacgan":
+        return pacgan_protocol.run(args)
+    quick = getattr(args, "quick", False)
+    seeds = 1 if quick else (args.seeds or 3)
+    steps = args.steps or (QUICK_STEPS if quick else None)
     methods = _split(args.methods, METHODS, "method")
     datasets = _split(args.data, DATASETS, "data set")
     out = Path(args.out)
@@ -151,8 +173,8 @@ def run(args: argparse.Namespace) -> dict:
     rows = []
     for data in datasets:
         for method in methods:
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
-                row, snapshots = train_and_measure(method, data, seed, args.steps or None)
+            for seed in range(args.first_seed, args.first_seed + seeds):
+                row, snapshots = train_and_measure(method, data, seed, steps)
                 rows.append(row)
                 save_strip(snapshots, data, f"{data}, {method}, seed {seed}", out / f"strip-{data}-{method}-{seed}.png")
                 print(
@@ -169,7 +191,7 @@ def run(args: argparse.Namespace) -> dict:
     (out / "mixtures.md").write_text(table + "\n")
     print(table)
     print(f"table: {out / 'mixtures.md'}, rows: {out / 'mixtures.csv'}, strips: {out}/strip-*.png")
-    return {"experiment": "mixtures", "rows": rows, "summary": summary, "n_samples": N_SAMPLES, "seeds": args.seeds}
+    return {"experiment": "mixtures", "rows": rows, "summary": summary, "n_samples": N_SAMPLES, "seeds": seeds}
 
 
 __all__ = ["METHODS", "run"]

@@ -14,7 +14,9 @@ from gankit.errors import GankitError
 from gankit.models.base import Discriminator, Generator, count_parameters
 from gankit.models.biggan import BigGANDiscriminator, BigGANGenerator
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.models.maxout import MaxoutMLPDiscriminator, MaxoutMLPGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
+from gankit.models.packing import PackedDiscriminator, packed_shape
 from gankit.models.resnet import ResNetDiscriminator32, ResNetGenerator32
 from gankit.models.semisupervised import SemiSupervisedMLPDiscriminator, SemiSupervisedMLPGenerator
 from gankit.models.stylegan import StyleGAN2Discriminator, StyleGAN2Generator
@@ -42,6 +44,23 @@ def _ssmlp_discriminator(config: Config, shape: Shape, num_classes: int) -> Semi
     if num_classes:
         raise GankitError("model.arch=ssmlp is unconditional (the classes are D's outputs); set data.conditional=false")
     return SemiSupervisedMLPDiscriminator(shape, out_features=config.semisupervised.classes)
+
+
+def _unconditional(arch: str, num_classes: int) -> None:
+    if num_classes:
+        raise GankitError(f"model.arch={arch} is unconditional; set data.conditional=false")
+
+
+def _maxout_generator(config: Config, shape: Shape, num_classes: int) -> MaxoutMLPGenerator:
+    """PacGAN's 2-D generator (Lin et al. 2018): 4 x (linear, batch norm, ReLU) of ``model.width`` units."""
+    _unconditional("maxout-mlp", num_classes)
+    return MaxoutMLPGenerator(config.model.z_dim, shape[0], config.model.width)
+
+
+def _maxout_discriminator(config: Config, shape: Shape, num_classes: int) -> MaxoutMLPDiscriminator:
+    """PacGAN's 2-D discriminator (Lin et al. 2018): 3 LinearMaxout layers (5 pieces) of ``model.d_width`` units."""
+    _unconditional("maxout-mlp", num_classes)
+    return MaxoutMLPDiscriminator(shape[0], _d_width(config), out_features=config.model.d_out)
 
 
 REGISTRY: dict[str, Architecture] = {
@@ -109,6 +128,7 @@ REGISTRY: dict[str, Architecture] = {
         lambda c, s, k: SemiSupervisedMLPGenerator(c.model.z_dim, s, k),
         lambda c, s, k: _ssmlp_discriminator(c, s, k),
     ),
+    "maxout-mlp": Architecture("vectors", _maxout_generator, _maxout_discriminator),
 }
 ARCHITECTURES = tuple(REGISTRY)
 
@@ -139,11 +159,18 @@ def build_generator(config: Config | ModelConfig, data_shape: Shape, num_classes
 
 
 def build_discriminator(config: Config | ModelConfig, data_shape: Shape, num_classes: int = 0) -> Discriminator:
-    """The discriminator of ``config``; ``model.d_width`` (0: ``model.width``) sets its width, and
-    ``model.spectral_norm`` normalises every weight layer (Miyato et al. 2018)."""
+    """The discriminator of ``config``; ``model.d_width`` (0: ``model.width``) sets its width,
+    ``model.spectral_norm`` normalises every weight layer (Miyato et al. 2018), and ``model.pack`` m > 1 makes it
+    judge m samples at once (PacGAN, Lin et al. 2018: :class:`gankit.models.packing.PackedDiscriminator`)."""
     config = _as_config(config)
-    discriminator = _architecture(config.model, data_shape).discriminator(config, data_shape, num_classes)
-    return apply_spectral_norm(discriminator, config.model.sn_iters) if config.model.spectral_norm else discriminator
+    pack = config.model.pack
+    if pack > 1 and num_classes:
+        raise GankitError(f"model.pack={pack} packs unconditional samples; set data.conditional=false or model.pack=1")
+    entry = _architecture(config.model, data_shape)
+    discriminator = entry.discriminator(config, packed_shape(data_shape, pack), num_classes)
+    if config.model.spectral_norm:
+        discriminator = apply_spectral_norm(discriminator, config.model.sn_iters)
+    return PackedDiscriminator(discriminator, pack, data_shape) if pack > 1 else discriminator
 
 
 __all__ = [
@@ -158,6 +185,9 @@ __all__ = [
     "Generator",
     "MLPDiscriminator",
     "MLPGenerator",
+    "MaxoutMLPDiscriminator",
+    "MaxoutMLPGenerator",
+    "PackedDiscriminator",
     "ResNetDiscriminator32",
     "ResNetGenerator32",
     "SemiSupervisedMLPDiscriminator",
