@@ -6,10 +6,11 @@ interpolation path. A lower PPL in W than in Z is the paper's evidence that W is
     l_W = E[ d(g(lerp(f(z1), f(z2); t)), g(lerp(f(z1), f(z2); t + eps))) / eps^2 ]
 
 with t ~ U(0, 1) ("full" paths) or t = 0 ("end": the path's start, StyleGAN2's reported variant, as in its
-code), eps = 1e-4, f the mapping and g the synthesis network. Slerp is the paper's: the endpoints are normalised to the unit sphere and
-the path stays on it (the mapping normalises z anyway). The noise inputs are the same for both images (the
-layers' "const" maps). As in the reference implementation (StyleGAN2-ADA ``metrics/perceptual_path_length.py``),
-the mean is taken over the values between the 1st (rounded down) and 99th (rounded up) percentiles.
+code), eps = 1e-4, f the mapping and g the synthesis network. Slerp is the paper's: the endpoints are normalised
+to the unit sphere and the path stays on it (the mapping normalises z anyway). The noise inputs are the same for
+both images (the layers' "const" maps). As in the reference implementation (StyleGAN2-ADA
+``metrics/perceptual_path_length.py``), the mean is taken over the values between the 1st (rounded down) and 99th
+(rounded up) percentiles.
 
 d is the paper's LPIPS (squared distance of VGG16 features), whose weights are not available offline. gankit
 uses the squared Euclidean distance of the features it has, computed on float images (no uint8 rounding, which
@@ -55,7 +56,7 @@ def float_feature_fn(extractor: FeatureExtractor) -> FeatureFn:
     """A map from float images in [-1, 1] (N, C, H, W) to (N, d) features, without uint8 rounding: classifier
     extractors (``classifier:NAME`` and the classifier fitted on a run's data) resize bilinearly to their
     resolution and take the penultimate layer; Inception resizes bilinearly to 299 x 299, repeats a single
-    channel to RGB and scales as its uint8 path does ((x * 127.5 + 128 - 128) / 128)."""
+    channel to RGB and scales as its uint8 path does ((x * 127.5 + 128 - 128) / 128); pixels are (x + 1) / 2."""
     network = getattr(extractor, "network", None)
     model = getattr(extractor, "model", None)
     if model is not None and hasattr(model, "features"):
@@ -76,7 +77,9 @@ def float_feature_fn(extractor: FeatureExtractor) -> FeatureFn:
             return network(x * (127.5 / 128)).flatten(1)
 
         return inception
-    raise GankitError(f"{extractor.name} features have no float path for PPL; use classifier or inception features")
+    if extractor.name == "pixels":
+        return lambda images: ((images + 1) / 2).flatten(1)
+    raise GankitError(f"{extractor.name} features have no float path; use classifier, inception or pixels features")
 
 
 def _check(G: object, space: str, sampling: str, eps: float) -> StyleGAN2Generator:
