@@ -117,7 +117,8 @@ def path_lengths(
         )
     else:
         w0, w1 = G.mapping(z0, y)[:, 0], G.mapping(z1, y)[:, 0]
-        w = torch.cat([torch.lerp(w0, w1, t[:, None]), torch.lerp(w0, w1, (t + eps)[:, None])])
+        steps = t.to(w0.dtype)[:, None]
+        w = torch.cat([torch.lerp(w0, w1, steps), torch.lerp(w0, w1, steps + eps)])
         ws = w.unsqueeze(1).expand(-1, G.num_ws, -1)
     features = feature_fn(G.synthesis(ws, noise_mode="const")).double()
     a, b = features.chunk(2)
