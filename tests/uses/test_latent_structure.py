@@ -22,8 +22,9 @@ from gankit.uses.latent_structure import (
 
 def tiny(resolution: int = 16, seed: int = 0) -> StyleGAN2Generator:
     torch.manual_seed(seed)
-    G = StyleGAN2Generator(z_dim=8, channels=1, resolution=resolution, w_dim=8, mapping_layers=1, channel_base=64,
-                           channel_max=8).eval()
+    G = StyleGAN2Generator(
+        z_dim=8, channels=1, resolution=resolution, w_dim=8, mapping_layers=1, channel_base=64, channel_max=8
+    ).eval()
     with torch.no_grad():
         for layer in G.noise_layers():
             layer.strength.normal_()
@@ -33,8 +34,9 @@ def tiny(resolution: int = 16, seed: int = 0) -> StyleGAN2Generator:
 
 def test_groups_follow_the_paper_at_1024_and_split_levels_below():
     # StyleGAN Fig. 3 / its generate_figures.py: coarse styles 0-3 (4^2-8^2), middle 4-7 (16^2-32^2), fine 8-17.
-    G = StyleGAN2Generator(z_dim=4, channels=1, resolution=1024, w_dim=4, mapping_layers=1, channel_base=1024,
-                           channel_max=1)
+    G = StyleGAN2Generator(
+        z_dim=4, channels=1, resolution=1024, w_dim=4, mapping_layers=1, channel_base=1024, channel_max=1
+    )
     assert style_groups(G) == {"coarse": [0, 1, 2, 3], "middle": [4, 5, 6, 7], "fine": list(range(8, 18))}
     assert resolution_groups(32) == {"coarse": [4, 8], "middle": [16], "fine": [32]}
     assert style_groups(tiny(32)) == {"coarse": [0, 1, 2, 3], "middle": [4, 5], "fine": [6, 7]}
