@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.features.extractors import PixelFeatures
 from gankit.imaging import from_uint8
+from gankit.metrics.features.extractors import PixelFeatures
 from gankit.models.stylegan import StyleGAN2Generator
 from gankit.uses.path_length import (
     filtered_mean,
