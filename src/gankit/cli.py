@@ -8,6 +8,7 @@ with the same status.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -152,6 +153,14 @@ def _use(args: argparse.Namespace) -> int:
     from gankit.uses.commands import load
 
     result = load(args.name).run(args)
+    if args.json:
+        _write_json(args.json, result, "numbers")
+    return 0
+
+
+def _command(args: argparse.Namespace) -> int:
+    """``gankit style NAME``, ``gankit project``, ``gankit more-like``: the module in ``args.module`` runs."""
+    result = importlib.import_module(args.module).run(args)
     if args.json:
         _write_json(args.json, result, "numbers")
     return 0
@@ -417,6 +426,29 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if name in argv:
             load_use(name).add_arguments(sub)
         sub.set_defaults(func=_use)
+
+    style = commands.add_parser("style", help="StyleGAN latent structure: mixing, truncation, noise, interpolate")
+    styles = style.add_subparsers(dest="name", required=True, metavar="NAME")
+    from gankit.uses.style import STYLE_COMMANDS
+
+    for name, summary in STYLE_COMMANDS.items():
+        sub = styles.add_parser(name, help=summary, description=summary)
+        sub.add_argument("--out", default=f"style/{name}", help=f"folder for figures (default style/{name})")
+        sub.add_argument("--json", help="also write every number to this JSON file")
+        if name in argv:
+            importlib.import_module(f"gankit.uses.style.{name}").add_arguments(sub)
+        sub.set_defaults(func=_command, module=f"gankit.uses.style.{name}")
+
+    for name, module, summary in (
+        ("project", "project", "find the latent code that reproduces each image (GAN inversion)"),
+        ("more-like", "more_like_generator", "more samples like x: project x, then sample around its code"),
+    ):
+        sub = commands.add_parser(name, help=summary, description=summary)
+        sub.add_argument("--out", default=name, help=f"folder for images and latents (default {name})")
+        sub.add_argument("--json", help="also write every number to this JSON file")
+        if name in argv:
+            importlib.import_module(f"gankit.uses.commands.{module}").add_arguments(sub)
+        sub.set_defaults(func=_command, module=f"gankit.uses.commands.{module}")
 
     evaluation = commands.add_parser("eval", help="FID, KID, IS, precision/recall between two image sources")
     source_help = "image folder, .npz, run directory, checkpoint, or a split (digits, mnist-test, cifar10-train, ...)"

@@ -1,5 +1,6 @@
 """``gankit use more-like``: more samples like a given image x from a classic baseline, drawn from its conditional
-Gaussian around x (for trained generators, ``gankit more-like`` projects x into the latent space instead).
+Gaussian around x; for a run of ``gankit train`` (``--run``), x is projected into the generator's latent space and
+sampled around instead, by the code of ``gankit more-like`` (:mod:`gankit.uses.commands.more_like_generator`).
 
 Each draw keeps a random ``--keep`` fraction of x's pixels and samples the others from the model's conditional
 distribution given them (Gaussian: the Schur complement, Bishop 2006, Sec. 2.3.1; mixture: the mixture of the
@@ -31,17 +32,15 @@ from gankit.uses.commands.common import (
     test_data,
     training_data,
 )
+from gankit.uses.commands.more_like_generator import add_sampling_arguments, more_like_run
+from gankit.uses.commands.project import add_projection_options, load_projection_model
 from gankit.uses.inpainting import fill_gaussian, random_mask
-
-GENERATOR_COMMAND = (
-    "for a trained generator, use 'gankit more-like' (projection into its latent space); "
-    "this command draws from a baseline's conditional Gaussian: pass a fit-baseline run or --baseline"
-)
+from gankit.uses.targets import Targets, fit_shape
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options (``--out`` and ``--json`` come from the CLI)."""
-    parser.add_argument("--run", help="a fit-baseline run (generators: see gankit more-like)")
+    parser.add_argument("--run", help="a fit-baseline run, or a gankit train run (projection, as gankit more-like)")
     parser.add_argument("--baseline", default="gaussian", help="gaussian, ppca or gmm fitted to --data (no --run)")
     parser.add_argument("--components", type=int, default=32, help="ppca / gmm components (default 32)")
     add_data_arguments(parser)
@@ -49,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draws", type=int, default=7, help="draws per image (default 7)")
     parser.add_argument("--keep", type=float, default=0.2, help="fraction of x's pixels each draw keeps (default 0.2)")
     add_common_arguments(parser)
+    group = parser.add_argument_group("generator runs (projection; see gankit more-like)")
+    add_sampling_arguments(group)
+    add_projection_options(group)
 
 
 def draws_around(
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise GankitError(f"-n and --draws must be >= 1; got {args.n} and {args.draws}")
     model = load_model(args.run) if args.run else None
     if model is not None and model.baseline is None:
-        raise GankitError(GENERATOR_COMMAND)
+        return _generator_run(args, start)
     train = training_data(args, model, required=model is None or not args.test)
     test = test_data(args, train) if train is not None else load_data(args.test, args.resolution)
     name, density = (
@@ -120,3 +122,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "figure": str(figure),
         "seconds": seconds,
     }
+
+
+def _generator_run(args: argparse.Namespace, start: float) -> dict[str, Any]:
+    """``--run`` of gankit train: ``-n`` test images (seeded choice, as for baselines), each projected and sampled
+    around ``--draws`` times by :func:`gankit.uses.commands.more_like_generator.more_like_run`."""
+    model, device = load_projection_model(args, "use more-like")
+    train = training_data(args, model, required=not args.test)
+    test = test_data(args, train) if train is not None else load_data(args.test, model.resolution)
+    order = torch.randperm(len(test.images), generator=torch.Generator().manual_seed(args.seed))[: args.n]
+    images, note = fit_shape(test.images[order], tuple(model.generator.out_shape), test.spec)
+    targets = Targets(images, [f"{test.spec}[{int(i)}]" for i in order], [note] if note else [])
+    for line in targets.notes:
+        print(f"note: {line}")
+    result = more_like_run(args, model, targets, device, args.draws)
+    result["seconds"] = time.perf_counter() - start
+    print(f"time: {result['seconds']:.1f} s")
+    return result
