@@ -226,7 +226,7 @@ def result_lines(result: dict[str, Any]) -> list[str]:
     if "per_class_kid_mean" in result:
         low, high = result["per_class_kid_ci"]
         kid_line = f"per-class KID {result['per_class_kid_mean']:.6f}  95% CI [{low:.6f}, {high:.6f}]"
-        lines.append(f"{kid_line} (mean over classes)")
+        lines.append(f"{kid_line} (mean over classes; interval from the subset spread within each class)")
     if "classwise_precision" in result:
         lines.append(
             f"class-wise precision {result['classwise_precision']:.4f}  recall {result['classwise_recall']:.4f} "
