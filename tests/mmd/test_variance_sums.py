@@ -23,14 +23,14 @@ def variance_by_index_sums(X, Y, kernel):
     idx = range(m)
     pairs = list(itertools.product(idx, repeat=2))
     triples = list(itertools.product(idx, repeat=3))
-    # ||K~ e||^2 = sum_i sum_j sum_l K~_ij K~_il
+    # ||K~ e||^2 = sum_i sum_j sum_t K~_ij K~_it
     row_sq = lambda K: sum(K[i][j] * K[i][t] for i, j, t in triples)  # noqa: E731
     col_sq = lambda K: sum(K[j][i] * K[t][i] for i, j, t in triples)  # noqa: E731
     frob = lambda K: sum(K[i][j] ** 2 for i, j in pairs)  # noqa: E731
     # (e' K e)^2 as a fourfold sum
     total_sq = lambda K: sum(K[i][j] * K[a][b] for i, j, a, b in itertools.product(idx, repeat=4))  # noqa: E731
     total = lambda K: sum(K[i][j] for i, j in pairs)  # noqa: E731
-    # e' K~xx Kxy e = sum_i sum_j sum_l K~xx_ij Kxy_jl ; e' K~yy Kxy' e = sum_i sum_j sum_l K~yy_ij Kxy_lj
+    # e' K~xx Kxy e = sum_i sum_j sum_t K~xx_ij Kxy_jt ; e' K~yy Kxy' e = sum_i sum_j sum_t K~yy_ij Kxy_tj
     xx_xy = sum(kxx[i][j] * kxy[j][t] for i, j, t in triples)
     yy_yx = sum(kyy[i][j] * kxy[t][j] for i, j, t in triples)
     return (
