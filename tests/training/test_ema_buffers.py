@@ -1,6 +1,7 @@
 """The EMA update (Karras et al., ICLR 2018; Yazici et al., ICLR 2019) on a module with buffers: parameters move
 by theta_ema <- d theta_ema + (1 - d) theta, batch-norm statistics are copied, both against explicit formulas."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -43,3 +44,12 @@ def test_decay_zero_copies_and_decay_one_keeps():
     update_ema(ema, model, decay=0.0)
     for a, b in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_generator_of_another_structure_is_refused():
+    """A parameter or buffer without its partner is an error, never silently skipped."""
+    with pytest.raises(ValueError):
+        update_ema(nn.Sequential(nn.Linear(3, 4)), nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2)), 0.5)
+    with pytest.raises(ValueError):  # same parameters, batch norm without running statistics in the EMA copy
+        ema = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, track_running_stats=False))
+        update_ema(ema, nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)), 0.5)
