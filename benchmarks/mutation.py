@@ -53,7 +53,12 @@ SCOPE: dict[str, list[str]] = {
     "objectives/path_length": ["tests/objectives/test_path_length.py"],
     "objectives/semisupervised": ["tests/objectives/test_semisupervised.py"],
     "objectives/semisupervised_gan": ["tests/objectives/test_semisupervised_gan.py"],
-    "mmd/kernels": ["tests/mmd/test_kernels.py", "tests/mmd/test_properties.py", "tests/mmd/test_estimators.py"],
+    "mmd/kernels": [
+        "tests/mmd/test_kernels.py",
+        "tests/mmd/test_kernel_factory.py",
+        "tests/mmd/test_properties.py",
+        "tests/mmd/test_estimators.py",
+    ],
     "mmd/estimators": [
         "tests/mmd/test_estimators.py",
         "tests/mmd/test_variance_sums.py",
