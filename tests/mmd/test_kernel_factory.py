@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial.distance import pdist
+from sklearn.metrics.pairwise import polynomial_kernel
 
 from gankit.mmd.kernels import (
     DistanceKernel,
@@ -54,3 +55,19 @@ def test_float32_inner_products_with_float64_kernel_values():
     torch.testing.assert_close(values, (dot / 7 + 1) ** 3, rtol=1e-14, atol=0)
     exact = PolynomialKernel()(X, Y)  # float64 products: differ by float32 rounding, ~1e-7 relative
     assert 1e-9 < float(((values - exact) / exact).abs().max()) < 1e-5
+
+
+def test_polynomial_kernel_with_its_own_gamma_matches_scikit_learn():
+    generator = torch.Generator().manual_seed(2)
+    X = torch.randn(6, 4, dtype=torch.float64, generator=generator)
+    Y = torch.randn(3, 4, dtype=torch.float64, generator=generator)
+    expected = polynomial_kernel(X.numpy(), Y.numpy(), degree=2, gamma=0.3, coef0=0.5)
+    np.testing.assert_allclose(PolynomialKernel(degree=2, gamma=0.3, coef0=0.5)(X, Y).numpy(), expected, rtol=1e-12)
+
+
+def test_median_heuristic_uses_the_first_2000_points_by_default():
+    """1022 zeros and 978 ones: 999,484 of the 1,999,000 distances are 0, so the (lower) median is 1; a 2001st
+    point at 0 adds 1022 zero distances and moves the median to 0."""
+    X = torch.cat([torch.zeros(1022, 1), torch.ones(978, 1), torch.zeros(1, 1)]).double()
+    assert median_heuristic(X) == 1.0
+    assert median_heuristic(X, max_points=2001) == 0.0
