@@ -136,10 +136,13 @@ def toml_list(items: list[str]) -> str:
     return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
 
-def prepare(module: str, root: Path) -> Path:
+def prepare(module: str, root: Path, fresh: bool = False) -> Path:
     """A scratch copy of src/, tests/ and pyproject.toml with a [tool.mutmut] section for ``module``; the
-    mutmut state (mutants/) of an earlier run is kept, so unchanged mutants are not run again."""
+    mutmut state (mutants/) of an earlier run is kept, so unchanged mutants are not run again, unless
+    ``fresh`` (mutmut keys its cache on the mutated source: after adding tests, run with ``--fresh``)."""
     work = workdir_for(module, root)
+    if fresh:
+        shutil.rmtree(work / "mutants", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     for name in ("src", "tests"):
         shutil.rmtree(work / name, ignore_errors=True)
@@ -207,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutant processes (2 cores: 2)")
     parser.add_argument("--list", action="store_true", help="print the scope and each module's tests, then stop")
     parser.add_argument("--report", action="store_true", help="print cached scores without running mutmut")
+    parser.add_argument("--fresh", action="store_true", help="forget cached verdicts (after adding tests)")
     parser.add_argument("--survivors", action="store_true", help="also print the diff of every surviving mutant")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in SCOPE]
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.workdir)
     lines = []
     for module in modules:
-        work = workdir_for(module, root) if args.report else prepare(module, root)
+        work = workdir_for(module, root) if args.report else prepare(module, root, args.fresh)
         if not args.report:
             print(f"== {module}: mutmut run in {work}", flush=True)
             mutmut(work, "run", "--max-children", str(args.max_children))
