@@ -68,7 +68,10 @@ SCOPE: dict[str, list[str]] = {
     "mmd/two_sample": ["tests/mmd/test_two_sample.py"],
     "metrics/fid": ["tests/metrics/test_fid.py", "tests/metrics/test_fid_properties.py"],
     "metrics/kid": ["tests/metrics/test_kid.py", "tests/metrics/test_kid_interval.py"],
-    "metrics/inception_score": ["tests/metrics/test_inception_score.py"],
+    "metrics/inception_score": [
+        "tests/metrics/test_inception_score.py",
+        "tests/metrics/test_inception_score_defaults.py",
+    ],
     "metrics/precision_recall": ["tests/metrics/test_precision_recall.py"],
     "metrics/uncertainty": ["tests/metrics/test_uncertainty.py"],
     "metrics/modes": ["tests/metrics/test_modes.py"],
@@ -80,7 +83,7 @@ SCOPE: dict[str, list[str]] = {
     "nn/resample": ["tests/nn/test_resample.py"],
     "nn/self_attention": ["tests/nn/test_self_attention.py"],
     "nn/spectral_norm": ["tests/nn/test_spectral_norm.py"],
-    "nn/truncation": ["tests/nn/test_truncation.py"],
+    "nn/truncation": ["tests/nn/test_truncation.py", "tests/nn/test_truncation_dtype.py"],
     "training/ema": [
         "tests/training/test_ema_buffers.py",
         "tests/training/test_loop.py::test_ema_before_and_after_start",
