@@ -79,10 +79,10 @@ SCOPE: dict[str, list[str]] = {
     "nn/equalized": ["tests/nn/test_equalized.py"],
     "nn/minibatch_std": ["tests/nn/test_minibatch_std.py", "tests/nn/test_minibatch_std_defaults.py"],
     "nn/modulated_conv": ["tests/nn/test_modulated_conv.py"],
-    "nn/noise": ["tests/nn/test_noise.py"],
+    "nn/noise": ["tests/nn/test_noise.py", "tests/nn/test_noise_and_sn_details.py"],
     "nn/resample": ["tests/nn/test_resample.py"],
     "nn/self_attention": ["tests/nn/test_self_attention.py"],
-    "nn/spectral_norm": ["tests/nn/test_spectral_norm.py"],
+    "nn/spectral_norm": ["tests/nn/test_spectral_norm.py", "tests/nn/test_noise_and_sn_details.py"],
     "nn/truncation": ["tests/nn/test_truncation.py", "tests/nn/test_truncation_dtype.py"],
     "training/ema": [
         "tests/training/test_ema_buffers.py",
