@@ -140,26 +140,28 @@ def _write_json(path: str, payload: dict, what: str) -> None:
     print(f"{what}: {path}")
 
 
-def _experiment(args: argparse.Namespace) -> int:
-    from gankit.experiments import load
-
-    result = load(args.name).run(args)
-    if args.json:
-        _write_json(args.json, result, "numbers")
-    return 0
-
-
-def _use(args: argparse.Namespace) -> int:
-    from gankit.uses.commands import load
-
-    result = load(args.name).run(args)
-    if args.json:
-        _write_json(args.json, result, "numbers")
-    return 0
+def _add_command_group(
+    commands: argparse._SubParsersAction, group: str, summary: str, table: dict[str, str], package: str, argv
+) -> None:
+    """``gankit GROUP NAME``: one subcommand per entry of ``table``, each the module ``package.NAME`` with
+    ``add_arguments(parser)`` and ``run(args) -> dict``, plus ``--out`` and ``--json``. Only the chosen
+    module is imported to add its arguments."""
+    parser = commands.add_parser(group, help=summary)
+    names = parser.add_subparsers(dest="name", required=True, metavar="NAME")
+    folder = {"experiment": "experiments", "use": "uses"}.get(group, group)
+    for name, help_text in table.items():
+        sub = names.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--out", default=f"{folder}/{name}", help=f"folder for figures (default {folder}/{name})")
+        sub.add_argument("--json", help="also write every number to this JSON file")
+        module = f"{package}.{name.replace('-', '_')}"
+        if name in argv:
+            importlib.import_module(module).add_arguments(sub)
+        sub.set_defaults(func=_command, module=module)
 
 
 def _command(args: argparse.Namespace) -> int:
-    """``gankit style NAME``, ``gankit project``, ``gankit more-like``: the module in ``args.module`` runs."""
+    """``gankit experiment | use | style NAME``, ``gankit project``, ``gankit more-like``: the module in
+    ``args.module`` runs and ``--json`` saves what it returns."""
     result = importlib.import_module(args.module).run(args)
     if args.json:
         _write_json(args.json, result, "numbers")
@@ -400,44 +402,22 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sample.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     sample.set_defaults(func=_sample)
 
-    experiment = commands.add_parser("experiment", help="run a lecture demonstration (see gankit experiment -h)")
-    names = experiment.add_subparsers(dest="name", required=True, metavar="NAME")
-    from gankit.experiments import EXPERIMENTS, load
-
-    for name, summary in EXPERIMENTS.items():
-        sub = names.add_parser(name, help=summary, description=summary)
-        sub.add_argument(
-            "--out", default=f"experiments/{name}", help=f"folder for pictures (default experiments/{name})"
-        )
-        sub.add_argument("--json", help="also write every number to this JSON file")
-        if name in argv:
-            load(name).add_arguments(sub)
-        sub.set_defaults(func=_experiment)
-
-    use = commands.add_parser("use", help="what generative models are for: inpaint, anomaly, ... (gankit use -h)")
-    uses = use.add_subparsers(dest="name", required=True, metavar="NAME")
+    from gankit.experiments import EXPERIMENTS
     from gankit.uses.commands import USES
-    from gankit.uses.commands import load as load_use
-
-    for name, summary in USES.items():
-        sub = uses.add_parser(name, help=summary, description=summary)
-        sub.add_argument("--out", default=f"uses/{name}", help=f"folder for figures (default uses/{name})")
-        sub.add_argument("--json", help="also write every number to this JSON file")
-        if name in argv:
-            load_use(name).add_arguments(sub)
-        sub.set_defaults(func=_use)
-
-    style = commands.add_parser("style", help="StyleGAN latent structure: mixing, truncation, noise, interpolate")
-    styles = style.add_subparsers(dest="name", required=True, metavar="NAME")
     from gankit.uses.style import STYLE_COMMANDS
 
-    for name, summary in STYLE_COMMANDS.items():
-        sub = styles.add_parser(name, help=summary, description=summary)
-        sub.add_argument("--out", default=f"style/{name}", help=f"folder for figures (default style/{name})")
-        sub.add_argument("--json", help="also write every number to this JSON file")
-        if name in argv:
-            importlib.import_module(f"gankit.uses.style.{name}").add_arguments(sub)
-        sub.set_defaults(func=_command, module=f"gankit.uses.style.{name}")
+    groups = [
+        ("experiment", "run a lecture demonstration (see gankit experiment -h)", EXPERIMENTS, "gankit.experiments"),
+        ("use", "what generative models are for: inpaint, anomaly, ... (gankit use -h)", USES, "gankit.uses.commands"),
+        (
+            "style",
+            "StyleGAN latent structure: mixing, truncation, noise, interpolate",
+            STYLE_COMMANDS,
+            "gankit.uses.style",
+        ),
+    ]
+    for group, summary, table, package in groups:
+        _add_command_group(commands, group, summary, table, package, argv)
 
     for name, module, summary in (
         ("project", "project", "find the latent code that reproduces each image (GAN inversion)"),

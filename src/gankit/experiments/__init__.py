@@ -16,8 +16,3 @@ EXPERIMENTS = {
     "two-sample": "MMD permutation tests on the Blobs problem: Type-I error and power, median vs optimized kernel",
     "eigenfaces": "eigenfaces of the Olivetti faces (Sirovich & Kirby 1987): eigen-images, samples, explained variance",
 }
-
-
-def load(name: str):
-    """The module of experiment ``name``."""
-    return importlib.import_module(f"gankit.experiments.{name.replace('-', '_')}")

@@ -16,8 +16,3 @@ USES = {
     "semisupervised": "K+1-class GAN with feature matching vs the supervised-only classifier, 100 labels, seeds",
     "more-like": "more samples like x: draws from a baseline's conditional Gaussian around each test image",
 }
-
-
-def load(name: str):
-    """The module of use ``name``."""
-    return importlib.import_module(f"gankit.uses.commands.{name.replace('-', '_')}")

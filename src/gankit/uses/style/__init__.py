@@ -16,8 +16,3 @@ STYLE_COMMANDS = {
     "noise": "one w under several noise draws, the per-pixel std over 100 draws, noise off in coarse / fine layers",
     "interpolate": "interpolations in Z and in W and the perceptual path length (eps 1e-4) in each",
 }
-
-
-def load(name: str):
-    """The module of style command ``name``."""
-    return importlib.import_module(f"gankit.uses.style.{name}")
