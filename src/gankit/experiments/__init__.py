@@ -6,8 +6,6 @@ writes its pictures under ``--out`` and returns the numbers that ``--json`` save
 
 from __future__ import annotations
 
-import importlib
-
 EXPERIMENTS = {
     "dirac": "Dirac-GAN (Mescheder et al. 2018): convergence and Jacobian eigenvalues of each method",
     "mixtures": "mode coverage on the ring and grid across objectives, stabilisers and seeds (VEEGAN/PacGAN)",

@@ -6,8 +6,6 @@ command's module is imported.
 
 from __future__ import annotations
 
-import importlib
-
 USES = {
     "inpaint": "fill masked test images: Gaussian conditional mean and sample vs a GAN's latent search (Yeh et al.)",
     "anomaly": "one-class anomaly detection (Ruff et al. 2018): density, kNN, D and AnoGAN scores, AUROC per class",

@@ -8,8 +8,6 @@ threshold for the others); the other commands need a style generator.
 
 from __future__ import annotations
 
-import importlib
-
 STYLE_COMMANDS = {
     "mixing": "style mixing grid: sources A across the top, B down the side, B's coarse / middle / fine styles",
     "truncation": "images at psi 1, 0.7, 0.5, 0 and the FID / precision / recall curve against psi (or threshold)",
