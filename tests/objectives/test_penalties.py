@@ -93,6 +93,39 @@ def test_clip_weights():
     assert layer.weight.abs().max() <= 0.01 and layer.bias.abs().max() <= 0.01
 
 
+def test_clip_weights_is_the_clamp_to_minus_c_c():
+    layer = nn.Linear(3, 1)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[-0.5, 0.005, 0.5]]))
+        layer.bias.fill_(-0.02)
+    clip_weights(layer, 0.01)
+    torch.testing.assert_close(layer.weight, torch.tensor([[-0.01, 0.005, 0.01]]))
+    assert layer.bias.item() == pytest.approx(-0.01)
+
+
+class LabelledQuadratic(nn.Module):
+    """D(x, y) = a_y * ||x||^2 / 2: its input gradient a_y x depends on the label, so a penalty that drops y
+    (or passes the wrong one) gets a different value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.tensor([1.0, 3.0]))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.a[y] * x.pow(2).sum(1) / 2
+
+
+def test_penalties_pass_the_labels_to_a_conditional_critic():
+    x, y = torch.randn(6, 2), torch.tensor([0, 1, 1, 0, 1, 1])
+    a = torch.tensor([1.0, 3.0])[y]
+    expected_r1 = (a[:, None] * x).pow(2).sum(1).mean()  # ||a_y x||^2
+    torch.testing.assert_close(zero_centered_penalty(LabelledQuadratic(), x, y), expected_r1)
+    fake, eps = torch.randn(6, 2), torch.rand(6, 1)
+    x_hat = eps * x + (1 - eps) * fake
+    expected_gp = ((a[:, None] * x_hat).norm(dim=1) - 1).pow(2).mean()
+    torch.testing.assert_close(gradient_penalty(LabelledQuadratic(), x, fake, y, eps=eps), expected_gp)
+
+
 def test_clipping_holds_after_every_training_step(tmp_path):
     config = resolve("ring-wgan", ["train.steps=5", "objective.clip=0.02", "log.progress=false"])
     trainer = Trainer(config, tmp_path)
