@@ -78,7 +78,7 @@ def test_a_batch_the_processes_cannot_share_is_one_error_line(ranks, tmp_path):
     start = time.monotonic()
     results = ranks.run(["-m", "gankit", "train", *RING, "train.batch_size=33", "--out", str(tmp_path / "r")])
     assert time.monotonic() - start < 120
-    assert [code for code, _, _ in results] == [2, 2]
+    assert [code for code, _, _ in results] == [2, 2], "\n".join(err[-2000:] for _, _, err in results)
     errors = [line for _, _, err in results for line in err.splitlines() if line.startswith("gankit: error")]
     assert errors == [
         "gankit: error: train.batch_size=33 is not divisible by the 2 processes; use a multiple of 2 "
