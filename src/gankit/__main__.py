@@ -1,3 +1,3 @@
-from gankit.cli import main
+from gankit.cli import run
 
-raise SystemExit(main())
+run()

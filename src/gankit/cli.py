@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -551,5 +552,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """The ``gankit`` command: :func:`main`, then exit with its status. A process of a torchrun group that fails
+    leaves with ``os._exit`` once its output is flushed and its process group destroyed: in the fresh-clone CI
+    runs, Python's own teardown after such a failure sometimes met a c10d thread that was still joinable and
+    aborted ("terminate called without an active exception"), turning exit status 2 into -6."""
+    code = main()
+    if code != 0:
+        from gankit.runtime.distributed import under_torchrun
+
+        if under_torchrun():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()
