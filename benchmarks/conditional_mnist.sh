@@ -35,3 +35,4 @@ for name in ${NAMES:-dcgan cdcgan-concat cdcgan-projection acgan cbn-projection 
   echo "$name eval $(($(date +%s) - start)) s" | tee -a "$OUT/times.txt"
   cat "$OUT/$name.eval.log"
 done
+python benchmarks/conditional_mnist_table.py "$OUT"

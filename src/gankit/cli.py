@@ -211,31 +211,13 @@ def _run_eval(args: argparse.Namespace, context) -> int:
         )
     progress, cache = not args.quiet and context.is_main, not args.no_cache
     if share is None:
-        from gankit.metrics.conditional import conditional_report
-        from gankit.metrics.evaluate import cached_features
+        from gankit.metrics.evaluate import Classes, evaluate
 
-        check_request(extractor, options, len(real.images), len(fake.images))
-        real_set = cached_features(extractor, real.images, args.batch_size, progress, cache, context)
-        fake_set = cached_features(extractor, fake.images, args.batch_size, progress, cache, context)
-
-        def metrics() -> dict:
-            numbers = evaluate_features(extractor, real_set, fake_set, options)
-            num_classes = fake.num_classes or real.num_classes
-            if num_classes and (fake.labels is not None or real.labels is not None):
-                numbers.update(
-                    conditional_report(
-                        real_set.features,
-                        real.labels,
-                        fake_set.features,
-                        fake_set.logits,
-                        fake.labels,
-                        num_classes,
-                        options.metrics,
-                    )
-                )
-            return numbers
-
-        result = context.run_on_main(metrics)
+        num_classes = fake.num_classes or real.num_classes
+        classes = Classes(num_classes, real.labels, fake.labels) if num_classes else None
+        result = evaluate(
+            extractor, real.images, fake.images, options, args.batch_size, progress, cache, context, classes
+        )
     else:
         from gankit.metrics.distributed import combined_hash
         from gankit.metrics.evaluate import FeatureSet, cached_features, content_hash

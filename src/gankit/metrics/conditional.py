@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from gankit import defaults
 from gankit.errors import GankitError
 from gankit.metrics.fid import fid
 from gankit.metrics.kid import kid
@@ -248,8 +249,6 @@ def conditional_report(
     interval (``kid``) and ``classwise_precision`` / ``classwise_recall`` (``pr``). Per-class FIDs from fewer
     samples than feature dimensions are not warned about here: the per-class KID is printed beside them.
     """
-    from gankit import defaults
-
     has_logits = fake_logits is not None and fake_logits.ndim == 2 and fake_logits.shape[1] == num_classes
     out: dict[str, Any] = {}
     if fake_labels is not None and has_logits:

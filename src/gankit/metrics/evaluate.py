@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from gankit import __version__, defaults
 from gankit.defaults import METRICS
 from gankit.errors import GankitError
+from gankit.metrics.conditional import conditional_report
 from gankit.metrics.distributed import sharded_extract
 from gankit.metrics.features.extractors import FeatureExtractor, check_images
 from gankit.metrics.kid import check_subset_size, kid
@@ -161,12 +162,36 @@ def compute_metrics(
     return out
 
 
+@dataclass
+class Classes:
+    """Class labels for the class-conditional metrics: ``real`` for the real images (None if unlabelled),
+    ``fake`` for the classes the samples were drawn for (None: the classifier's predictions stand in), and
+    which of those metrics to compute (None: the evaluation's own ``metrics``)."""
+
+    num_classes: int
+    real: torch.Tensor | None
+    fake: torch.Tensor | None
+    metrics: tuple[str, ...] | None = None
+
+
 def evaluate_features(
-    extractor: FeatureExtractor, real: FeatureSet, fake: FeatureSet, options: EvalOptions
+    extractor: FeatureExtractor,
+    real: FeatureSet,
+    fake: FeatureSet,
+    options: EvalOptions,
+    classes: Classes | None = None,
 ) -> dict[str, Any]:
     """The metrics of two feature sets, with sizes, image hashes and under ``settings`` every setting that
-    changes the numbers."""
+    changes the numbers; with ``classes``, also the class-conditional numbers of
+    :func:`gankit.metrics.conditional.conditional_report`."""
     numbers = compute_metrics(real.features, fake.features, fake.logits, options)
+    if classes is not None and classes.num_classes:
+        metrics = options.metrics if classes.metrics is None else classes.metrics
+        numbers.update(
+            conditional_report(
+                real.features, classes.real, fake.features, fake.logits, classes.fake, classes.num_classes, metrics
+            )
+        )
     return {
         **numbers,
         defaults.N_REAL: len(real.features),
@@ -186,16 +211,17 @@ def evaluate(
     progress: bool = False,
     cache: bool = True,
     context: DistributedContext | None = None,
+    classes: Classes | None = None,
 ) -> dict[str, Any]:
-    """Metrics between two uint8 image sets (see :func:`evaluate_features`); features cached by content. With
-    several processes (``context``) the features are extracted in shares and the metrics computed by rank 0,
-    the result returned on every process."""
+    """Metrics between two uint8 image sets (see :func:`evaluate_features`, also for ``classes``); features
+    cached by content. With several processes (``context``) the features are extracted in shares and the metrics
+    computed by rank 0, the result returned on every process."""
     check_request(extractor, options, len(real), len(fake))
     real_set = cached_features(extractor, real, batch_size, progress, cache, context)
     fake_set = cached_features(extractor, fake, batch_size, progress, cache, context)
     if context is None:
-        return evaluate_features(extractor, real_set, fake_set, options)
-    return context.run_on_main(lambda: evaluate_features(extractor, real_set, fake_set, options))
+        return evaluate_features(extractor, real_set, fake_set, options, classes)
+    return context.run_on_main(lambda: evaluate_features(extractor, real_set, fake_set, options, classes))
 
 
 def result_lines(result: dict[str, Any]) -> list[str]:

@@ -90,6 +90,10 @@ class StepRandom:
         self._rows = slice(offset, offset + size)
 
     def _draw(self, kind: Callable[..., torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        return self._draw_all(kind, shape, dtype)[self._rows]
+
+    def _draw_all(self, kind: Callable[..., torch.Tensor], shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """The step's next draw for all ``global_size`` rows (drawn in the first round, reused in the others)."""
         if self._cursor == len(self._draws):
             full = kind((self.global_size, *shape), generator=self.generator, device=self.generator.device, dtype=dtype)
             self._draws.append(full)
@@ -99,7 +103,7 @@ class StepRandom:
                 f"draw {self._cursor} of this step changed shape from {tuple(full.shape[1:])} to {shape}"
             )
         self._cursor += 1
-        return full[self._rows]
+        return full
 
     def rand(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """U[0, 1) of shape (rows, *shape)."""
@@ -112,11 +116,7 @@ class StepRandom:
     def shared_rand(self, n: int) -> torch.Tensor:
         """``n`` U[0, 1) numbers for the whole step: the same in every round and on every process (the first
         row of a per-sample draw), for decisions made once per batch such as StyleGAN's mixing crossover."""
-        full_rows, self._rows = self._rows, slice(0, 1)
-        try:
-            return self.rand(n)[0]
-        finally:
-            self._rows = full_rows
+        return self._draw_all(torch.rand, (n,), torch.float32)[0]
 
     def randn_like(self, x: torch.Tensor) -> torch.Tensor:
         """N(0, 1) shaped like ``x`` (rows first), on ``x``'s device and dtype."""

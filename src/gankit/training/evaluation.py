@@ -34,6 +34,7 @@ from gankit.metrics.distributed import (
     generate_shard,
 )
 from gankit.metrics.evaluate import (
+    Classes,
     EvalOptions,
     FeatureSet,
     cached_features,
@@ -113,26 +114,12 @@ class PeriodicEvaluation:
         return self.context.run_on_main(lambda: self._metrics(fake_set, labels))
 
     def _metrics(self, fake_set: FeatureSet, labels: torch.Tensor | None) -> dict[str, Any]:
-        result = evaluate_features(self.extractor, self.real, fake_set, self.options)
+        """FID / KID / ... and, for a conditional generator, its sample accuracy and intra-FID; per-class KID and
+        class-wise precision/recall cost ten KIDs / PRs, so they are left to ``gankit eval``."""
+        classes = None
         if labels is not None:
-            result.update(self.conditional_metrics(fake_set, labels))
-        return result
-
-    def conditional_metrics(self, fake: FeatureSet, labels: torch.Tensor) -> dict[str, Any]:
-        """Sample accuracy and intra-FID of a conditional generator's samples drawn for ``labels``
-        (:func:`gankit.metrics.conditional.conditional_report`); per-class KID and class-wise precision/recall
-        cost ten KIDs / PRs, so they are left to ``gankit eval``."""
-        from gankit.metrics.conditional import conditional_report
-
-        return conditional_report(
-            self.real.features,
-            self.real_labels,
-            fake.features,
-            fake.logits,
-            labels,
-            len(self.class_frequencies),
-            tuple(m for m in self.options.metrics if m == "fid"),
-        )
+            classes = Classes(len(self.class_frequencies), self.real_labels, labels, metrics=("fid",))
+        return evaluate_features(self.extractor, self.real, fake_set, self.options, classes)
 
 
 def summary(result: dict[str, Any]) -> str:
