@@ -11,7 +11,18 @@ peak resident memory is its own:
    of a large fp32 matmul measured in the same run.
 3. The cost of each regulariser as a ratio to the plain iteration, on the DCGAN-32 without batch norm.
 
-    python benchmarks/train_step.py [--iters 3] [--batch 64] [--only dcgan32,sngan32,...]
+The StyleGAN2-32 row (``stylegan32``: the ``mnist-stylegan`` preset's networks, optimizers and regularisers at
+its batch 32, whatever ``--batch`` says) compares gankit with a minimal loop doing the same work: D (non-saturating
+loss, style mixing), lazy R1 every 16 iterations, G (style mixing), lazy path length (StyleGAN2 eq. 4) every 4.
+A setup whose phases run every k iterations is warmed up with one iteration, then measured over whole periods
+(the least common multiple of its phase intervals: 16 for StyleGAN2), FLOPs and time alike, so that each
+measurement holds every lazy phase equally often; the numbers are per-iteration means over those periods.
+
+    python benchmarks/train_step.py [--iters 3] [--batch 64] [--only dcgan32,sngan32,stylegan32,...] [--device cpu]
+
+``--device cuda`` runs every measurement on the GPU (peak memory is then torch's CUDA peak); the StyleGAN2 row
+then trains in gankit's mixed precision (``train.precision=bf16``, autocast over the whole forward, as the minimal
+loop does); gankit has no channels-last option, so neither loop uses it.
 
 torch-mimicry's package ``__init__`` imports TensorFlow; install it with ``pip install --no-deps
 torch-mimicry`` and this script loads only its network modules, without running that ``__init__``.
@@ -20,9 +31,11 @@ torch-mimicry`` and this script loads only its network modules, without running 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -43,7 +56,10 @@ SETUPS = {
     "dcgan32": DCGAN,
     "sngan32": [*RESNET, "model.width=256", "model.spectral_norm=true", "objective.loss=hinge"],
     "wgan-gp32": [*RESNET, "model.width=128", "objective.loss=wasserstein", "objective.gp=10"],
+    "stylegan32": [],
 }
+# setups that resolve a preset other than "digits": (preset, fixed batch, images' channels in the synthetic data)
+PRESETS = {"stylegan32": ("mnist-stylegan", 32, 1)}
 # BigGAN-32 (CIFAR size): a plain conditional iteration (per-class conditional BN, projection D, no other trick),
 # then each trick switched on alone, and all of them together.
 BIGGAN = [
@@ -83,14 +99,17 @@ REGULARIZERS = {
 }
 
 
-def make_config(overrides: list[str], data: Path, batch: int):
+def make_config(overrides: list[str], data: Path, batch: int, device: str = "cpu", preset: str = "digits"):
+    """``preset`` with ``overrides``, on the synthetic ``data`` at 32x32 and ``batch``; the digits setups take
+    Adam(beta1 0, beta2 0.9), any other preset keeps its own optimizer."""
     from gankit.config import resolve
 
     fixed = [f"data.path={data}", "data.name=npz", "data.resolution=32", f"train.batch_size={batch}"]
+    fixed.append(f"train.device={device}")
     # evaluation off: a trainer used for timing loads no feature network
     quiet = ["train.steps=1000000", "ema.enabled=false", "log.progress=false", "log.tensorboard=false", "eval.every=0"]
-    optim = ["optim.beta1=0.0", "optim.beta2=0.9"]
-    return resolve("digits", [*overrides, *fixed, *quiet, *optim])
+    optim = ["optim.beta1=0.0", "optim.beta2=0.9"] if preset == "digits" else []
+    return resolve(preset, [*overrides, *fixed, *quiet, *optim])
 
 
 def minimal_step(trainer, real: torch.Tensor):
@@ -98,6 +117,7 @@ def minimal_step(trainer, real: torch.Tensor):
     G, D, opt_g, opt_d = trainer.G, trainer.D, trainer.opt_g, trainer.opt_d
     cfg = trainer.config
     n_critic, batch, loss_name, gp = cfg.train.n_critic, len(real), cfg.objective.loss, cfg.objective.gp
+    device = real.device
 
     def d_loss(lr, lf):
         if loss_name == "hinge":
@@ -109,10 +129,10 @@ def minimal_step(trainer, real: torch.Tensor):
     def step():
         for _ in range(n_critic):
             with torch.no_grad():
-                fake = G(torch.randn(batch, G.z_dim))
+                fake = G(torch.randn(batch, G.z_dim, device=device))
             loss = d_loss(D(real), D(fake))
             if gp:
-                eps = torch.rand(batch, 1, 1, 1)
+                eps = torch.rand(batch, 1, 1, 1, device=device)
                 x = (eps * real + (1 - eps) * fake).requires_grad_(True)
                 (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
                 loss = loss + gp * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
@@ -120,12 +140,70 @@ def minimal_step(trainer, real: torch.Tensor):
             loss.backward()
             opt_d.step()
         D.requires_grad_(False)
-        lf = D(G(torch.randn(batch, G.z_dim)))
+        lf = D(G(torch.randn(batch, G.z_dim, device=device)))
         loss = F.softplus(-lf).mean() if loss_name == "ns" else -lf.mean()
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
         D.requires_grad_(True)
+
+    return step
+
+
+def minimal_stylegan_step(trainer, real: torch.Tensor):
+    """StyleGAN2 (Karras et al. 2020) with ``trainer``'s networks and optimizers, driven by the shortest correct
+    loop: D with the non-saturating loss on style-mixed fakes (StyleGAN Sec. 3.1), lazy R1 every ``reg_every``
+    iterations scaled by the interval (StyleGAN2 Sec. 3.1), G on style-mixed fakes, lazy path length every
+    ``pl_every`` iterations (StyleGAN2 Sec. 3.2, eq. 4, running mean ``a``) on the batch shrunk by
+    ``pl_batch_shrink``. The optimizers are the trainer's, already lazily scaled (StyleGAN2 Appendix B)."""
+    G, D, opt_g, opt_d = trainer.G, trainer.D, trainer.opt_g, trainer.opt_d
+    cfg, sg = trainer.config, trainer.config.stylegan
+    batch, device, gamma, r1_every = len(real), real.device, cfg.objective.r1, cfg.objective.reg_every
+    bf16 = cfg.train.precision == "bf16"
+    state = {"iteration": 0, "pl_mean": torch.zeros((), device=device)}
+
+    def autocast():
+        return torch.autocast("cuda", torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+    def generate(n: int, mix: bool):
+        z = torch.randn(n, G.z_dim, device=device)
+        ws = G.mapping(z, update_w_avg=True)
+        if mix and float(torch.rand(())) < sg.mixing_prob:
+            cut = int(torch.randint(1, G.num_ws, ()))
+            ws = torch.cat([ws[:, :cut], G.mapping(torch.randn_like(z))[:, cut:]], dim=1)
+        return G.synthesis(ws).float(), ws
+
+    def update(optimizer, loss):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def step():
+        i = state["iteration"]
+        with torch.no_grad(), autocast():
+            fake = generate(batch, sg.mixing_prob > 0)[0]
+        with autocast():
+            loss = F.softplus(-D(real).float()).mean() + F.softplus(D(fake).float()).mean()
+        update(opt_d, loss)
+        if gamma > 0 and i % r1_every == 0:
+            x = real.detach().requires_grad_(True)
+            with autocast():
+                (grad,) = torch.autograd.grad(D(x).float().sum(), x, create_graph=True)
+            update(opt_d, grad.square().sum(dim=(1, 2, 3)).mean() * (gamma / 2 * r1_every))
+        D.requires_grad_(False)
+        with autocast():
+            loss = F.softplus(-D(generate(batch, sg.mixing_prob > 0)[0]).float()).mean()
+        update(opt_g, loss)
+        if sg.pl_weight > 0 and i % sg.pl_every == 0:
+            with autocast():
+                images, ws = generate(max(1, batch // sg.pl_batch_shrink), False)
+            y = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
+            (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)
+            lengths = grad.square().sum(dim=2).mean(dim=1).sqrt()
+            state["pl_mean"] = state["pl_mean"].lerp(lengths.detach().mean(), sg.pl_decay)
+            update(opt_g, (lengths - state["pl_mean"]).square().mean() * (sg.pl_weight * sg.pl_every))
+        D.requires_grad_(True)
+        state["iteration"] += 1
 
     return step
 
@@ -157,8 +235,9 @@ def mimicry_step(setup: str, real: torch.Tensor):
     D = getattr(nets, f"{prefix}Discriminator32")()
     opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.0, 0.9))
-    batch = (real, torch.zeros(len(real), dtype=torch.long))
-    device = torch.device("cpu")
+    device = real.device
+    G, D = G.to(device), D.to(device)
+    batch = (real, torch.zeros(len(real), dtype=torch.long, device=device))
 
     def step():
         log = metric_log.MetricLog()
@@ -189,59 +268,88 @@ class FlopCount(TorchDispatchMode):
         return out
 
 
-def child(setup: str, mode: str, iters: int, batch: int) -> dict:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously), so that wall-clock times are complete."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def child(setup: str, mode: str, iters: int, batch: int, device: str = "cpu") -> dict:
+    """One measurement in this process: warm-up, FLOPs over one period, then at least ``iters`` timed iterations,
+    rounded up to whole periods (the least common multiple of the phase intervals, 1 without lazy phases)."""
     from gankit.training.loop import Trainer
 
+    preset, channels = "digits", 3
     if setup.startswith("biggan32:"):
         overrides = [*BIGGAN, *BIGGAN_TRICKS[setup.split(":")[1]]]
+    elif setup in PRESETS:
+        preset, batch, channels = PRESETS[setup]
+        # on a GPU, gankit's mixed precision (its only one: bf16 autocast); fp32 on the CPU
+        overrides = [*SETUPS[setup], *(["train.precision=bf16"] if device.startswith("cuda") else [])]
     else:
         overrides = SETUPS.get(setup) or [*DCGAN, "model.d_norm=none", *REGULARIZERS[setup.split(":")[1]]]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.npz"
         rng = np.random.default_rng(0)
-        images = rng.integers(0, 256, (batch * 8, 32, 32, 3), dtype=np.uint8)
+        shape = (batch * 8, 32, 32, 3) if channels == 3 else (batch * 8, 32, 32)
+        images = rng.integers(0, 256, shape, dtype=np.uint8)
         np.savez(data, x=images, y=rng.integers(0, 10, len(images)))
-        trainer = Trainer(make_config(overrides, data, batch), Path(tmp) / "run")
+        trainer = Trainer(make_config(overrides, data, batch, device, preset), Path(tmp) / "run")
         real = trainer.stream.next()[0]
         n_critic = trainer.config.train.n_critic
+        period = math.lcm(*(phase.spec.interval for phase in trainer.phases))
         if mode == "gankit":
             step = trainer.train_step
         elif mode == "minimal":
-            step = minimal_step(trainer, real)
+            step = (minimal_stylegan_step if setup in PRESETS else minimal_step)(trainer, real)
         else:
             del trainer
             step, n_critic = mimicry_step(setup, real)
-        step()  # warm-up
+        step()  # warm-up: iteration 0 runs every phase, lazy ones included
         with FlopCount() as counter:
-            step()
-        flops = counter.total
+            for _ in range(period):
+                step()
+        flops = counter.total / period
+        timed = -(-iters // period) * period
+        synchronize(real.device)
         start = time.perf_counter()
-        for _ in range(iters):
+        for _ in range(timed):
             step()
-        seconds = (time.perf_counter() - start) / iters
+        synchronize(real.device)
+        seconds = (time.perf_counter() - start) / timed
+    if real.device.type == "cuda":
+        peak_mb = torch.cuda.max_memory_allocated(real.device) / 2**20
+    else:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "seconds": seconds,
         "images_per_s": batch * n_critic / seconds,
         "gflops": flops / 1e9,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_mb,
+        "period": period,
+        "timed_iterations": timed,
+        "batch": batch,
     }
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 10, rounds: int = 5) -> float:
+def matmul_gflops(n: int = 2048, repeats: int = 10, rounds: int = 5, device: str = "cpu") -> float:
     """The best of ``rounds`` timings of ``repeats`` fp32 n x n matmuls, in GFLOP/s."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
     best = float("inf")
     for _ in range(rounds):
+        synchronize(a.device)
         start = time.perf_counter()
         for _ in range(repeats):
             a @ b
+        synchronize(a.device)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 * repeats / best / 1e9
 
 
-def run_child(setup: str, mode: str, iters: int, batch: int) -> dict:
+def run_child(setup: str, mode: str, iters: int, batch: int, device: str = "cpu") -> dict:
     command = [sys.executable, __file__, "--child", setup, mode, "--iters", str(iters), "--batch", str(batch)]
+    command += ["--device", device]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -252,21 +360,32 @@ def main() -> None:
     parser.add_argument("--reg-iters", type=int, default=10, help="timed iterations per regulariser (default 10)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--only", default=",".join([*SETUPS, "regularizers", "biggan"]), help="subset of setups")
+    parser.add_argument("--device", default="cpu", help="torch device of every measurement: cpu (default) or cuda")
     parser.add_argument("--child", nargs=2, metavar=("SETUP", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(*args.child, args.iters, args.batch)))
+        print(json.dumps(child(*args.child, args.iters, args.batch, args.device)))
         return
     chosen = args.only.split(",")
     has_mimicry = importlib.util.find_spec("torch_mimicry") is not None
-    peak = matmul_gflops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, CPU")
+    peak = matmul_gflops(device=args.device)
+    where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "CPU"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, {where}")
     print(f"fp32 matmul 2048^3: {peak:.1f} GFLOP/s; torch-mimicry {'found' if has_mimicry else 'not installed'}")
-    columns = ("s/iter", "img/s", "GFLOP/it", "GFLOP/s", "of peak", "RSS MB", "vs gankit")
+    memory = "GPU MB" if args.device.startswith("cuda") else "RSS MB"
+    columns = ("s/iter", "img/s", "GFLOP/it", "GFLOP/s", "of peak", memory, "vs gankit")
     print(f"{'setup':<10} {'loop':<8} " + " ".join(f"{c:>9}" for c in columns))
     for setup in [s for s in SETUPS if s in chosen]:
         modes = ["gankit", "minimal"] + (["mimicry"] if has_mimicry and setup in MIMICRY else [])
-        results = {mode: run_child(setup, mode, args.iters, args.batch) for mode in modes}
+        results = {mode: run_child(setup, mode, args.iters, args.batch, args.device) for mode in modes}
+        first = results["gankit"]
+        if setup in PRESETS or first["period"] > 1:
+            precision = "bf16 autocast" if args.device.startswith("cuda") and setup in PRESETS else "fp32"
+            print(
+                f"{setup:<10} preset {PRESETS.get(setup, ('digits',))[0]}, batch {first['batch']}, {precision}; "
+                f"lazy phases: timed over {first['timed_iterations'] // first['period']} whole period(s) of "
+                f"{first['period']} iterations, per-iteration means"
+            )
         for mode, r in results.items():
             rate = r["gflops"] / r["seconds"]
             ratio = r["seconds"] / results["gankit"]["seconds"]
@@ -280,14 +399,15 @@ def main() -> None:
         print("\nregularizer cost on the DCGAN-32 (no batch norm in D), time per iteration relative to plain")
         plain = None
         for name in REGULARIZERS:
-            r = run_child(f"dcgan32:{name}", "gankit", args.reg_iters, args.batch)
+            r = run_child(f"dcgan32:{name}", "gankit", args.reg_iters, args.batch, args.device)
             plain = plain or r["seconds"]
-            print(f"{name:<14} {r['seconds']:8.3f} s/iter  x{r['seconds'] / plain:.2f}")
+            periods = f"  ({r['timed_iterations']} iterations timed: whole periods of {r['period']})"
+            print(f"{name:<14} {r['seconds']:8.3f} s/iter  x{r['seconds'] / plain:.2f}" + periods * (r["period"] > 1))
     if "biggan" in chosen:
         print("\nBigGAN-32 tricks, time per iteration relative to the plain conditional iteration (cBN + projection D)")
         plain = None
         for name in BIGGAN_TRICKS:
-            r = run_child(f"biggan32:{name}", "gankit", args.reg_iters, args.batch)
+            r = run_child(f"biggan32:{name}", "gankit", args.reg_iters, args.batch, args.device)
             plain = plain or r["seconds"]
             print(f"{name:<14} {r['seconds']:8.3f} s/iter {r['images_per_s']:8.1f} img/s  x{r['seconds'] / plain:.2f}")
 
