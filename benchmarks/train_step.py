@@ -311,18 +311,22 @@ def child(setup: str, mode: str, iters: int, batch: int, device: str = "cpu") ->
                 step()
         flops = counter.total / period
         timed = -(-iters // period) * period
-        synchronize(real.device)
-        start = time.perf_counter()
-        for _ in range(timed):
-            step()
-        synchronize(real.device)
-        seconds = (time.perf_counter() - start) / timed
+        periods = []  # the time of each period, to see the fastest one as well as the mean
+        for _ in range(timed // period):
+            synchronize(real.device)
+            start = time.perf_counter()
+            for _ in range(period):
+                step()
+            synchronize(real.device)
+            periods.append(time.perf_counter() - start)
+        seconds = sum(periods) / timed
     if real.device.type == "cuda":
         peak_mb = torch.cuda.max_memory_allocated(real.device) / 2**20
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "seconds": seconds,
+        "best_seconds": min(periods) / period,
         "images_per_s": batch * n_critic / seconds,
         "gflops": flops / 1e9,
         "peak_rss_mb": peak_mb,
@@ -394,7 +398,12 @@ def main() -> None:
                 f"{rate:9.1f} {rate / peak:9.1%} {r['peak_rss_mb']:9.0f} {ratio:9.3f}"
             )
         overhead = results["gankit"]["seconds"] / results["minimal"]["seconds"] - 1
-        print(f"{setup:<10} loop overhead of gankit over the minimal loop: {overhead:+.1%} (target < 5%)")
+        # other jobs on a shared machine only add time: the fastest period is the less disturbed estimate
+        best = results["gankit"]["best_seconds"] / results["minimal"]["best_seconds"] - 1
+        print(
+            f"{setup:<10} loop overhead of gankit over the minimal loop: {overhead:+.1%} mean, {best:+.1%} "
+            f"fastest {'period' if first['period'] > 1 else 'iteration'} (target < 5%)"
+        )
     if "regularizers" in chosen:
         print("\nregularizer cost on the DCGAN-32 (no batch norm in D), time per iteration relative to plain")
         plain = None
