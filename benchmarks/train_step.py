@@ -360,7 +360,12 @@ def run_child(setup: str, mode: str, iters: int, batch: int, device: str = "cpu"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iters", type=int, default=3, help="timed iterations per measurement (default 3)")
+    parser.add_argument(
+        "--iters",
+        type=int,
+        default=3,
+        help="timed iterations per measurement, rounded up to whole periods of lazy phases (default 3)",
+    )
     parser.add_argument("--reg-iters", type=int, default=10, help="timed iterations per regulariser (default 10)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--only", default=",".join([*SETUPS, "regularizers", "biggan"]), help="subset of setups")
