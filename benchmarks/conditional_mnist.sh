@@ -20,9 +20,8 @@ declare -A RUNS=(
   [acgan]="mnist-dcgan model.width=32 data.conditional=true model.d_cond=auxiliary"
   [cbn-projection]="mnist-biggan biggan.shared_dim=0 biggan.hierarchical=false objective.ortho=0"
   [biggan]="mnist-biggan"
-  [biggan-w32-raw]="mnist-biggan model.width=32 model.d_width=32 ema.enabled=false"
 )
-for name in ${NAMES:-dcgan cdcgan-concat cdcgan-projection acgan cbn-projection biggan biggan-w32-raw}; do
+for name in ${NAMES:-dcgan cdcgan-concat cdcgan-projection acgan cbn-projection biggan}; do
   set -- ${RUNS[$name]}
   preset=$1
   shift

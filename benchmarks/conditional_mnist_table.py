@@ -12,11 +12,10 @@ from pathlib import Path
 ROWS = [
     ("dcgan", "DCGAN, unconditional"),
     ("cdcgan-concat", "conditional DCGAN: concat G, concat D (Mirza & Osindero)"),
-    ("cbn-projection", "cBN G (per-class tables) + projection D, BigGAN blocks"),
-    ("biggan", "`mnist-biggan` (shared embedding, skip-z, SN in G and D, ortho 1e-4, EMA)"),
+    ("cbn-projection", "cBN G (per-class tables) + projection D, BigGAN blocks, `mnist-biggan`'s optimiser"),
+    ("biggan", "`mnist-biggan` (shared embedding, skip-z, SN in G and D, ortho 1e-4, n_dis 2, EMA)"),
     ("acgan", "AC-GAN: concat G, auxiliary-classifier D (Odena et al.)"),
     ("cdcgan-projection", "conditional DCGAN: concat G, projection D (Miyato & Koyama)"),
-    ("biggan-w32-raw", "`mnist-biggan` at width 32, EMA off"),
 ]
 
 
