@@ -130,3 +130,21 @@ def test_optimized_test_candidates_and_halves(monkeypatch):
     assert result.kernel is kernel and kernel.bandwidths[0] in candidates
     optimized_test(X, Y, [1.0, 2.0], permutations=30, seed=4)
     assert calls["select"][2] == [1.0, 2.0] and calls["test"][3:] == (30, 4)
+
+
+def test_p_value_equals_the_explicit_count_over_the_same_random_permutations():
+    """Each permutation of the pooled sample is the ranking of N uniform draws (rows of 100 draws at a time from
+    a generator seeded with ``seed``); the first n ranks form the X-sample. The count is written out with the
+    estimator on each split."""
+    X, Y = draws(7, seed=30), draws(6, 0.6, seed=31)
+    Z, kernel, n = torch.cat([X, Y]), GaussianKernel((1.0,)), 7
+    observed = mmd2(X, Y, kernel).item()
+    generator = torch.Generator().manual_seed(3)
+    exceed = 0
+    for size in (100, 50):
+        for row in torch.argsort(torch.rand(size, 13, generator=generator), dim=1):
+            in_x = row < n
+            exceed += mmd2(Z[in_x], Z[~in_x], kernel).item() >= observed - 1e-12
+    result = permutation_test(X, Y, kernel, 150, seed=3)
+    assert result.p_value == (1 + exceed) / 151
+    assert 0.05 < result.p_value < 0.95
