@@ -48,6 +48,7 @@ SCOPE: dict[str, list[str]] = {
         "tests/objectives/test_penalties.py",
         "tests/objectives/test_penalties_nonlinear.py",
         "tests/objectives/test_acgan.py",
+        "tests/objectives/test_gan_objective.py",
     ],
     "objectives/mmd_losses": ["tests/objectives/test_mmd_losses.py", "tests/objectives/test_penalties_nonlinear.py"],
     "objectives/orthogonal": ["tests/objectives/test_orthogonal.py"],
