@@ -117,3 +117,83 @@ def test_singular_covariances_fall_back_to_the_symmetric_root():
     covmean = scipy.linalg.sqrtm(s1[1:, 1:] @ s2[1:, 1:]).real
     expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
     assert fid(x, y) == pytest.approx(expected, rel=1e-9)
+
+
+def test_mismatched_statistics_name_every_shape():
+    mu3, mu2, s3, s2 = torch.zeros(3), torch.zeros(2), torch.eye(3), torch.eye(2)
+    for args in ((mu3, s3, mu2, s3), (mu3, s3, mu3, s2), (mu3, s2, mu3, s2)):
+        shapes = " / ".join(str(tuple(t.shape)) for t in args[::2]), " / ".join(str(tuple(t.shape)) for t in args[1::2])
+        message = f"^FID statistics do not match: mu {shapes[0]}, sigma {shapes[1]}$".replace("(", r"\(").replace(
+            ")", r"\)"
+        )
+        with pytest.raises(GankitError, match=message):
+            frechet_distance(*args)
+    for index, name in ((0, "mu"), (1, "sigma"), (2, "mu"), (3, "sigma")):
+        args = [mu3, s3, mu3.clone(), s3.clone()]
+        args[index] = args[index] * float("nan")
+        with pytest.raises(GankitError, match=f"^FID statistics: {name} contains NaN or Inf; recompute it"):
+            frechet_distance(*args)
+
+
+def test_float32_statistics_are_evaluated_in_float64():
+    mu1, sigma1 = statistics(gaussian(200, 6, 20))
+    mu2, sigma2 = statistics(gaussian(200, 6, 21, shift=0.3, scale=1.5))
+    single = [t.float() for t in (mu1, sigma1, mu2, sigma2)]
+    expected = frechet_distance(*[t.double() for t in single])
+    assert frechet_distance(*single) == expected
+
+
+def test_feature_errors_name_the_set_and_the_expected_shape():
+    x = gaussian(20, 4, 0)
+    with pytest.raises(GankitError, match=r"^expected the first feature set of shape \(N, d\), got \(4,\)$"):
+        fid(x[0], x)
+    with pytest.raises(GankitError, match=r"^expected the second feature set of shape \(N, d\), got \(4,\)$"):
+        fid(x, x[0])
+    with pytest.raises(
+        GankitError,
+        match=r"^FID of feature sets of different dimensions \(4 and 5\); extract both sets with the same feature "
+        r"extractor$",
+    ):
+        fid(x, gaussian(20, 5, 1))
+    with pytest.raises(GankitError, match=r"^expected features of shape \(N, 7\), got \(20, 4\)$"):
+        StreamingMoments(7).update(x)
+    bad = x.clone()
+    bad[0, 0] = float("inf")
+    with pytest.raises(GankitError, match="^features: NaN or Inf values"):
+        StreamingMoments(4).update(bad)
+
+
+def test_half_precision_features_are_checked_and_accumulated_in_float32_or_better():
+    x = gaussian(300, 3, 22).half()
+    mu, sigma = statistics(x)
+    expected = np.cov(x.double().numpy(), rowvar=False)
+    np.testing.assert_allclose(sigma.numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mu.numpy(), x.double().numpy().mean(0), rtol=1e-6, atol=1e-7)
+    bad = x.clone()
+    bad[3, 1] = float("inf")
+    with pytest.raises(GankitError, match="NaN or Inf"):
+        statistics(bad)
+
+
+def test_two_samples_are_enough_and_fewer_than_dimensions_warn_at_the_caller(recwarn):
+    _, sigma = statistics(gaussian(2, 1, 23))
+    assert sigma.shape == (1, 1) and sigma.item() > 0
+    with pytest.raises(
+        GankitError, match=r"^FID needs at least 2 samples per set, got 1; generate or load more \(--n\)$"
+    ):
+        statistics(gaussian(1, 3, 24))
+    statistics(gaussian(3, 3, 25))  # as many samples as dimensions: rank-deficient
+    (warning,) = [w for w in recwarn if issubclass(w.category, UserWarning)]
+    assert str(warning.message) == (
+        "FID from 3 samples of 3-d features: the covariance is rank-deficient and the estimate strongly biased "
+        "upwards; use more samples than feature dimensions"
+    )
+    assert warning.filename == __file__  # stacklevel: the line that called statistics()
+
+
+def test_overflowing_float32_covariance_is_a_one_line_error():
+    huge = torch.full((4, 2), 3e38, dtype=torch.float32) * torch.tensor([[1.0], [-1.0], [1.0], [-1.0]])
+    with pytest.raises(
+        GankitError, match=r"^features too large for their float32 covariance \(it overflows\); rescale them$"
+    ):
+        statistics(huge)

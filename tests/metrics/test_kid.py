@@ -75,3 +75,111 @@ def test_bad_features_give_one_line_errors():
         kid(x[:1], x, subset_size=1)
     with pytest.raises(GankitError, match=r"shape \(N, d\)"):
         kid(x[0], x, subset_size=10)
+
+
+def sklearn_unbiased_mmd2(X, Y, degree, gamma, coef0):
+    """Gretton et al. 2012, eq. 3 with scikit-learn's polynomial kernel, float64."""
+    from sklearn.metrics.pairwise import polynomial_kernel
+
+    X, Y = X.double().numpy(), Y.double().numpy()
+    kxx, kyy, kxy = (
+        polynomial_kernel(a, b, degree=degree, gamma=gamma, coef0=coef0) for a, b in ((X, X), (Y, Y), (X, Y))
+    )
+    m, n = len(X), len(Y)
+    return (kxx.sum() - kxx.trace()) / (m * (m - 1)) + (kyy.sum() - kyy.trace()) / (n * (n - 1)) - 2 * kxy.mean()
+
+
+def test_subset_mmd2_and_kernel_sum_use_the_kernel_they_are_given():
+    from gankit.mmd.kernels import PolynomialKernel
+
+    X, Y = gaussian(9, 5, 10).float(), gaussian(7, 5, 11, shift=0.3).float()
+    kernel = PolynomialKernel(degree=2, gamma=0.7, coef0=0.5, dot_dtype=torch.float32)
+    expected = sklearn_unbiased_mmd2(X, Y, 2, 0.7, 0.5)
+    assert kid_module.subset_mmd2(X, Y, kernel) == pytest.approx(expected, rel=1e-5)
+    assert kid_module.subset_mmd2(X, Y) == pytest.approx(sklearn_unbiased_mmd2(X, Y, 3, 1 / 5, 1), rel=1e-5)
+    dot = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64)
+    original = dot.clone()
+    assert kid_module.kernel_sum(dot, 4, kernel) == pytest.approx(float(((0.7 * dot + 0.5) ** 2).sum()), rel=1e-12)
+    assert kid_module.kernel_sum(dot, 4) == pytest.approx(float(((dot / 4 + 1) ** 3).sum()), rel=1e-12)
+    assert torch.equal(dot, original)  # a float64 matrix is not overwritten with kernel values
+
+
+def test_float64_samples_give_the_same_subset_estimate():
+    # the within-sample diagonal is read after the full block: with float64 inner products (no dtype
+    # conversion, hence no copy) the kernel must not have been evaluated in place on them
+    X, Y = gaussian(9, 5, 17), gaussian(7, 5, 18, shift=0.3)
+    expected = sklearn_unbiased_mmd2(X, Y, 3, 1 / 5, 1)
+    assert kid_module.subset_mmd2(X, Y) == pytest.approx(expected, rel=1e-12)
+    assert kid_module.subset_mmd2(X.float(), Y.float()) == pytest.approx(expected, rel=1e-5)
+
+
+def test_products_go_to_blas_from_the_work_threshold_on(monkeypatch):
+    calls = []
+    real_gram = kid_module.gram
+
+    def spy(A):
+        calls.append(A.shape)
+        return real_gram(A)
+
+    monkeypatch.setattr(kid_module, "gram", spy)
+    monkeypatch.setattr(kid_module, "BLAS_MIN_WORK", 400)
+    Z = gaussian(10, 4, 12).float()
+    at_threshold = kid_module.stacked_mmd2(Z, 5)  # 10^2 * 4 = 400 multiply-adds: BLAS
+    assert calls == [(10, 4)]
+    below = kid_module.stacked_mmd2(Z[:9], 5)  # 9^2 * 4 = 324: PyTorch
+    assert calls == [(10, 4)]
+    assert at_threshold == pytest.approx(sklearn_unbiased_mmd2(Z[:5], Z[5:], 3, 1 / 4, 1), rel=1e-5)
+    assert below == pytest.approx(sklearn_unbiased_mmd2(Z[:5], Z[5:9], 3, 1 / 4, 1), rel=1e-5)
+
+
+def test_defaults_are_100_subsets_of_1000_with_seed_2020(monkeypatch):
+    """The defaults of torch-fidelity (and Binkowski et al.'s code); the subset estimate is replaced by a cheap
+    function of the rows so that only the sampling of the subsets is compared."""
+    sizes = []
+
+    def fingerprint(Z, m):
+        sizes.append(m)
+        return float((Z[:m] * torch.arange(1, m + 1)[:, None]).sum() - Z[m:].square().sum())
+
+    monkeypatch.setattr(kid_module, "stacked_mmd2", fingerprint)
+    x, y = gaussian(1100, 2, 13), gaussian(1050, 2, 14)
+    default = kid(x, y)
+    assert sizes == [1000] * 100
+    assert default == kid(x, y, subsets=100, subset_size=1000, seed=2020)
+    assert default != kid(x, y, subsets=100, subset_size=1000, seed=2021)
+
+
+def test_two_samples_per_set_and_subset_are_enough():
+    x, y = gaussian(2, 3, 15).float(), gaussian(2, 3, 16, shift=0.5).float()
+    result = kid(x, y, subsets=2, subset_size=2)
+    assert result["kid_mean"] == pytest.approx(sklearn_unbiased_mmd2(x, y, 3, 1 / 3, 1), rel=1e-5)
+
+
+def test_small_sample_errors_in_full():
+    x = gaussian(50, 4, 0)
+    with pytest.raises(
+        GankitError, match=r"^KID needs at least 2 samples per set and per subset; got 1, 50, subset 2$"
+    ):
+        kid(x[:1], x, subset_size=2)
+    with pytest.raises(
+        GankitError, match=r"^KID needs at least 2 samples per set and per subset; got 50, 50, subset 1$"
+    ):
+        kid(x, x, subset_size=1)
+    with pytest.raises(
+        GankitError,
+        match=r"^KID subset size 100 is larger than the sample \(50 and 500\); "
+        r"lower --kid-subset-size or provide more samples$",
+    ):
+        kid(x, gaussian(500, 4, 1), subset_size=100)
+    with pytest.raises(
+        GankitError,
+        match=r"^KID of feature sets of different dimensions \(4 and 5\); extract both sets with the same feature "
+        r"extractor$",
+    ):
+        kid(x, gaussian(50, 5, 1), subset_size=10)
+    bad = x.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(GankitError, match="^the first feature set: NaN or Inf"):
+        kid(bad, x, subset_size=10)
+    with pytest.raises(GankitError, match="^the second feature set: NaN or Inf"):
+        kid(x, bad, subset_size=10)

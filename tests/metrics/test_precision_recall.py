@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.precision_recall import knn_radii, precision_recall
+from gankit.metrics.precision_recall import inside_fraction, knn_radii, precision_recall
 
 
 def points(n, d, seed, shift=0.0):
@@ -42,3 +42,33 @@ def test_blocked_radii_and_too_few_samples():
     torch.testing.assert_close(knn_radii(x, block=7), knn_radii(x, block=1000))
     with pytest.raises(GankitError, match="more than 3 samples"):
         precision_recall(points(3, 2, 5), points(10, 2, 6))
+
+
+def test_a_query_exactly_on_a_ball_boundary_is_inside():
+    # eq. 1 of Kynkaanniemi et al. 2019: f(phi, Phi) = 1 if ||phi - phi'|| <= ||phi' - NN_k(phi')|| for some phi'
+    centers = torch.tensor([[0.0, 0.0]], dtype=torch.float64)
+    on_boundary = torch.tensor([[3.0, 4.0]], dtype=torch.float64)  # distance exactly 5
+    assert inside_fraction(on_boundary, centers, torch.tensor([5.0], dtype=torch.float64)) == 1.0
+    assert inside_fraction(on_boundary, centers, torch.tensor([4.999], dtype=torch.float64)) == 0.0
+
+
+def test_blocked_inside_fraction_counts_every_block():
+    real, fake = points(30, 3, 7), points(23, 3, 8, shift=0.5)
+    radii = knn_radii(real)
+    expected = naive(real, fake)["precision"]
+    assert 0.0 < expected < 1.0
+    for block in (4, 23, 1000):
+        assert inside_fraction(fake, real, radii, block=block) == pytest.approx(expected, abs=1e-12)
+
+
+def test_k_is_the_neighbour_rank_and_defaults_to_three():
+    x = points(12, 2, 9)
+    pairwise = torch.cdist(x, x)
+    for k in (1, 3, 5):
+        # the k-th smallest distance to another point (index k in the sorted row, index 0 is the point itself)
+        expected = torch.tensor([sorted(row.tolist())[k] for row in pairwise], dtype=torch.float64)
+        torch.testing.assert_close(knn_radii(x, k), expected)
+    torch.testing.assert_close(knn_radii(x), knn_radii(x, 3))
+    real, fake = points(40, 3, 10), points(35, 3, 11, shift=0.7)
+    assert precision_recall(real, fake, k=5) == pytest.approx(naive(real, fake, k=5), abs=1e-12)
+    assert precision_recall(real, fake, k=1) == pytest.approx(naive(real, fake, k=1), abs=1e-12)

@@ -78,3 +78,27 @@ def test_bad_input_is_a_one_line_error():
         cbn(torch.randn(2, 4, 2, 2), torch.tensor([0, 1]))
     with pytest.raises(GankitError, match=r"shape \(2, 5\)"):
         ConditionalBatchNorm2d(3, cond_dim=5)(torch.randn(2, 3, 2, 2), torch.randn(2, 4))
+
+
+def test_eps_and_momentum_reach_the_batch_norm_and_only_the_condition_has_parameters():
+    torch.manual_seed(4)
+    x = torch.randn(5, 2, 3, 3) * 0.2 + 3
+    cbn = ConditionalBatchNorm2d(2, cond_dim=1, eps=0.1, momentum=0.5)  # one conditioning dimension is allowed
+    assert sorted(name for name, _ in cbn.named_parameters()) == ["bias.weight", "gain.weight"]
+    out = cbn(x, torch.zeros(5, 1))
+    mean = x.mean(dim=(0, 2, 3))
+    var = x.var(dim=(0, 2, 3), unbiased=False)
+    # eps = 0.1 is large against var ~ 0.04: the normalised values change a lot with it
+    expected = (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + 0.1)
+    torch.testing.assert_close(out, expected)
+    # running mean after one step: (1 - momentum) * 0 + momentum * batch mean
+    torch.testing.assert_close(cbn.bn.running_mean, 0.5 * mean)
+
+
+def test_the_one_of_two_error_names_both_options():
+    with pytest.raises(
+        GankitError,
+        match=r"^conditional batch norm needs exactly one of num_classes \(a table per "
+        r"class\) or cond_dim \(a linear map of a vector\); got num_classes=0, cond_dim=0$",
+    ):
+        ConditionalBatchNorm2d(3)

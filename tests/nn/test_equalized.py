@@ -97,3 +97,64 @@ def test_bad_arguments_are_gankit_errors():
         EqualizedLinear(2, 2, lr_multiplier=0)
     with pytest.raises(GankitError, match="odd"):
         EqualizedConv2d(2, 2, 2)
+
+
+def lrelu_times_sqrt2(y):
+    return torch.where(y > 0, y, 0.2 * y) * math.sqrt(2)
+
+
+def test_linear_defaults_and_options():
+    torch.manual_seed(6)
+    x = torch.randn(5, 9)
+    plain = EqualizedLinear(9, 4)  # bias 0, multiplier 1, no activation
+    assert plain.lr_multiplier == 1.0 and torch.equal(plain.bias, torch.zeros(4))
+    expected = x @ (plain.weight.detach() / 3).T
+    assert (expected < 0).any()
+    torch.testing.assert_close(plain(x), expected, rtol=1e-5, atol=1e-6)
+    activated = EqualizedLinear(9, 4, bias_init=0.5, activation="lrelu")
+    expected = lrelu_times_sqrt2(x @ (activated.weight.detach() / 3).T + 0.5)
+    torch.testing.assert_close(activated(x), expected, rtol=1e-5, atol=1e-6)
+    no_bias = EqualizedLinear(9, 4, bias=False)
+    assert no_bias.bias is None and no_bias.effective_bias() is None
+    torch.testing.assert_close(no_bias(x), x @ (no_bias.weight.detach() / 3).T, rtol=1e-5, atol=1e-6)
+    assert "bias=False" in repr(no_bias) and "bias=True" in repr(plain)
+
+
+@pytest.mark.parametrize("down", [False, True])
+def test_conv_defaults_bias_multiplier_and_kernel_sizes(down):
+    torch.manual_seed(7)
+    x = torch.randn(2, 3, 8, 8)
+    for size in (1, 5):  # 'same' padding for every odd size
+        layer = EqualizedConv2d(3, 4, size, down=down)  # linear by default: negative outputs stay
+        with torch.no_grad():
+            layer.bias.normal_()
+        gain = 1 / math.sqrt(3 * size * size)
+        if down:
+            conv = F.conv2d(F.pad(x, (4, 4, 4, 4)), layer.weight * gain, padding=size // 2)
+            fir = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+            filtered = F.conv2d(conv, (fir[:, None] * fir[None, :]).expand(4, 1, 4, 4), stride=2, padding=1, groups=4)
+            expected = filtered[..., 2:-2, 2:-2] + layer.bias.view(1, -1, 1, 1)
+        else:
+            expected = F.conv2d(x, layer.weight * gain, layer.bias, padding=size // 2)
+        assert (expected < 0).any()
+        torch.testing.assert_close(layer(x), expected.detach(), rtol=1e-5, atol=1e-5)
+    no_bias = EqualizedConv2d(3, 4, 3, bias=False, down=down)
+    assert no_bias.bias is None and no_bias.effective_bias() is None
+    assert torch.isfinite(no_bias(x)).all()
+    assert "bias=False" in repr(no_bias) and f"down={down}" in repr(no_bias)
+
+
+def test_conv_lr_multiplier_scales_storage_and_bias():
+    torch.manual_seed(8)
+    layer = EqualizedConv2d(16, 32, 3, lr_multiplier=0.01)
+    # stored ~ N(0, 1 / lr_mul^2), used times lr_mul / sqrt(fan_in): the effective kernel has He scale
+    assert layer.weight.std().item() == pytest.approx(100, rel=0.05)
+    assert layer.effective_weight().std().item() == pytest.approx(1 / 12, rel=0.05)
+    with torch.no_grad():
+        layer.bias.fill_(3.0)
+    torch.testing.assert_close(layer.effective_bias(), torch.full((32,), 0.03))
+
+
+def test_unknown_activation_message_lists_the_valid_ones():
+    with pytest.raises(GankitError, match=r"^unknown activation 'relu'; valid: linear, lrelu$"):
+        EqualizedConv2d(2, 2, 3, activation="relu")

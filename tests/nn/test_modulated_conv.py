@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -97,3 +99,73 @@ def test_module_without_demodulation_is_a_conv_of_the_style_scaled_input():
 def test_shape_mismatch_is_a_gankit_error():
     with pytest.raises(GankitError, match="styles"):
         modulated_conv2d(torch.randn(2, 3, 4, 4), torch.randn(4, 3, 3, 3), torch.randn(3, 3))
+
+
+def test_five_by_five_kernels_keep_the_size():
+    g = torch.Generator().manual_seed(5)
+    x, weight, styles = (
+        torch.randn(2, 3, 7, 7, generator=g),
+        torch.randn(4, 3, 5, 5, generator=g),
+        torch.rand(2, 3) + 0.5,
+    )
+    for fused in (True, False):
+        out = modulated_conv2d(x, weight, styles, fused=fused)
+        torch.testing.assert_close(
+            out.double(), explicit_modulated_conv(x, weight, styles, True, False), rtol=0, atol=1e-5
+        )
+
+
+def test_a_zero_style_gives_a_zero_output_not_nan():
+    # eq. 3 divides by sqrt(sum w^2 + eps): the eps keeps an all-zero modulated kernel finite
+    g = torch.Generator().manual_seed(6)
+    x, weight = torch.randn(2, 3, 4, 4, generator=g), torch.randn(2, 3, 3, 3, generator=g)
+    styles = torch.stack([torch.zeros(3), torch.ones(3)])
+    for fused in (True, False):
+        out = modulated_conv2d(x, weight, styles, fused=fused)
+        assert torch.isfinite(out).all() and torch.equal(out[0], torch.zeros_like(out[0]))
+
+
+def test_module_defaults_gain_and_options_reach_the_convolution(monkeypatch):
+    torch.manual_seed(7)
+    layer = ModulatedConv2d(8, 3, 3, w_dim=16)  # demodulated and fused by default
+    x, w = torch.randn(2, 8, 4, 4), torch.randn(2, 16)
+    s = layer.styles(w)
+    ref = explicit_modulated_conv(x, layer.weight.detach(), s.detach(), True, False)
+    torch.testing.assert_close(layer(x, w).double(), ref, rtol=0, atol=1e-5)
+    # without demodulation the equalized-learning-rate gain 1 / sqrt(in * k * k) shows
+    plain = ModulatedConv2d(8, 3, 3, w_dim=16, demodulate=False)
+    s = plain.styles(w)
+    expected = F.conv2d(x * s[:, :, None, None], plain.weight / (8 * 3 * 3) ** 0.5, padding=1)
+    torch.testing.assert_close(plain(x, w), expected, rtol=1e-5, atol=1e-5)
+    assert ModulatedConv2d(8, 3, 3, w_dim=16, up=True)(x, w).shape == (2, 3, 8, 8)
+    calls = []
+    conv2d = F.conv2d
+
+    def counting_conv2d(*args, **kwargs):
+        calls.append(kwargs.get("groups", 1))
+        return conv2d(*args, **kwargs)
+
+    monkeypatch.setattr(F, "conv2d", counting_conv2d)
+    layer(x, w)
+    ModulatedConv2d(8, 3, 3, w_dim=16, fused=False)(x, w)
+    assert calls == [2, 1]
+
+
+@pytest.mark.parametrize("size", [0, 2, 4, -1])
+def test_even_or_empty_kernels_are_an_error(size):
+    with pytest.raises(GankitError, match=f"^kernel_size must be odd and >= 1, got {size}$"):
+        ModulatedConv2d(4, 4, size, w_dim=8)
+
+
+@pytest.mark.parametrize(
+    ("x", "weight", "styles"),
+    [((2, 3, 4, 4), (4, 3, 3, 3), (2, 3, 1)), ((2, 3, 4), (4, 3, 3, 3), (2, 3)), ((2, 3, 4, 4), (4, 3, 3), (2, 3))],
+)
+def test_wrong_ranks_name_every_shape(x, weight, styles):
+    message = (
+        r"^modulated_conv2d needs x \(N, in, H, W\), weight \(out, in, k, k\), styles \(N, in\); got "
+        + ", ".join(re.escape(str(shape)) for shape in (x, weight, styles))
+        + "$"
+    )
+    with pytest.raises(GankitError, match=message):
+        modulated_conv2d(torch.randn(x), torch.randn(weight), torch.randn(styles))

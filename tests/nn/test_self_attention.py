@@ -68,3 +68,34 @@ def test_bad_input():
         SelfAttention2d(16)(torch.randn(1, 16, 5, 4))
     with pytest.raises(GankitError, match=r"expects \(N, 16, H, W\)"):
         SelfAttention2d(16)(torch.randn(1, 8, 4, 4))
+
+
+def test_smallest_valid_sizes_and_the_parameters():
+    block = SelfAttention2d(1, key_reduction=1, value_reduction=1)  # one channel each is enough
+    assert block.key_channels == block.value_channels == 1
+    x = torch.randn(1, 1, 2, 2)
+    assert torch.equal(block(x), x)
+    # 1x1 convolutions without biases (a key bias would only shift every score of a query alike), and gamma
+    names = sorted(name for name, _ in SelfAttention2d(16).named_parameters())
+    assert names == ["gamma", "key.weight", "out.weight", "query.weight", "value.weight"]
+
+
+@pytest.mark.parametrize(("keys", "values"), [(0, 2), (2, 0), (-1, 2), (2, -1)])
+def test_reductions_below_one_are_a_one_line_error(keys, values):
+    with pytest.raises(GankitError, match=f"reductions {keys} \\(keys\\) and {values} \\(values\\) leaves no channels"):
+        SelfAttention2d(16, key_reduction=keys, value_reduction=values)
+
+
+def test_error_messages_in_full():
+    with pytest.raises(
+        GankitError,
+        match=r"^self-attention on 4 channels with reductions 8 \(keys\) and 2 \(values\) "
+        r"leaves no channels; use at least 8 channels at the attention resolution \(raise the width\)$",
+    ):
+        SelfAttention2d(4)
+    with pytest.raises(
+        GankitError,
+        match=r"^self-attention with 2x2 pooling needs even height and width, got \(5, 4\); "
+        r"attend at another resolution or pass pool=False$",
+    ):
+        SelfAttention2d(16)(torch.randn(1, 16, 5, 4))

@@ -3,9 +3,11 @@ import torch
 from torch import nn
 
 from gankit.config import MMDConfig, ObjectiveConfig, resolve
+from gankit.errors import GankitError
 from gankit.mmd.estimators import mmd2
 from gankit.mmd.kernels import GaussianKernel, RationalQuadraticKernel
 from gankit.objectives import MMDObjective
+from gankit.objectives.base import Batch, StepContext
 from gankit.objectives.mmd_losses import jacobian_frobenius_sq
 from gankit.training.loop import Trainer
 
@@ -99,3 +101,118 @@ def test_smmd_rejects_a_non_radial_kernel():
 
     with pytest.raises(GankitError, match="radial kernel"):
         MMDObjective(ObjectiveConfig(loss="smmd"), MMDConfig(kernel="polynomial"))
+
+
+class LabelledCritic(nn.Module):
+    """phi(x, y) = tanh(W x + e_y): features and their Jacobian depend on the label."""
+
+    num_classes = 3
+
+    def __init__(self, seed=0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.W = nn.Parameter(torch.randn(2, 3, generator=g))
+        self.E = nn.Parameter(torch.randn(3, 2, generator=g))
+
+    def forward(self, x, y=None):
+        return torch.tanh(x @ self.W.T + self.E[y])
+
+
+class LabelledGenerator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(9)
+        self.A = nn.Parameter(torch.randn(4, 3, generator=g))
+        self.E = nn.Parameter(torch.randn(3, 3, generator=g))
+
+    def forward(self, z, y=None):
+        return z @ self.A + self.E[y]
+
+
+def labelled_batch(n=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    real, z = torch.randn(n, 3, generator=g), torch.randn(n, 4, generator=g)
+    return Batch(real, torch.randint(3, (n,), generator=g), z, torch.randint(3, (n,), generator=g))
+
+
+@pytest.mark.parametrize(("loss", "expected"), [("gmmn", [("G", "G", 1, "all")]), ("mmdgan", None), ("smmd", None)])
+def test_phases(loss, expected):
+    objective = MMDObjective(ObjectiveConfig(loss=loss), MMDConfig(kernel="gaussian"))
+    assert objective.name == loss and objective.uses_discriminator == (loss != "gmmn")
+    expected = expected or [("D", "D", 1, "all", 3), ("G", "G", 1, "latents", 1)]
+    got = [(p.name, p.player, p.interval, p.draws, p.repeats) for p in objective.phases(3)]
+    assert [g[: len(e)] for g, e in zip(got, expected, strict=True)] == [tuple(e) for e in expected]
+
+
+@pytest.mark.parametrize("loss", ["mmdgan", "smmd"])
+def test_labels_reach_the_critic_and_the_scaled_losses(loss):
+    objective = MMDObjective(ObjectiveConfig(loss=loss), MMDConfig(kernel="gaussian", bandwidths=[1.0]))
+    D, G, batch = LabelledCritic(), LabelledGenerator(), labelled_batch()
+    fake = G(batch.z, batch.y_fake).detach()
+    kernel = GaussianKernel((1.0,))
+    expected = mmd2(D(batch.real, batch.y_real), D(fake, batch.y_fake), kernel).item()
+    loss_d, stats = objective.discriminator_loss(D, batch.real, fake, batch.y_real, batch.y_fake)
+    assert stats["mmd2"].item() == pytest.approx(expected, rel=1e-5)
+    loss_g, g_stats = objective.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real)
+    assert g_stats["mmd2_g"].item() == pytest.approx(expected, rel=1e-5)
+    if loss == "smmd":
+        # sigma^2 from the Jacobian of phi(., y_real) on the real batch: d tanh(u) = (1 - tanh^2) W
+        h = D(batch.real, batch.y_real).detach()
+        jacobian = ((1 - h**2)[:, :, None] * D.W.detach()[None]).pow(2).sum((1, 2)).mean()
+        scale = 1 / (1.0 + 1.0 + jacobian.item())  # lambda 1, k(a, a) = 1, c_k = 1 / s^2 = 1
+        assert set(stats) == {"mmd2", "smmd_scale", "loss_d"}
+        assert stats["smmd_scale"].item() == pytest.approx(scale, rel=1e-5)
+        assert loss_d.item() == pytest.approx(-expected * scale, rel=1e-5)
+        assert loss_g.item() == pytest.approx(expected * scale, rel=1e-5)
+        loss_g.backward()
+        assert D.W.grad is not None  # through the estimate; the scale itself is held fixed for G
+    else:
+        assert set(stats) == {"mmd2", "loss_d"}
+        assert loss_d.item() == pytest.approx(-expected, rel=1e-5) and loss_g.item() == pytest.approx(
+            expected, rel=1e-5
+        )
+    assert stats["loss_d"] is loss_d
+
+
+def test_the_witness_penalty_is_added_with_its_weight_and_sees_the_labels():
+    D, G, batch = LabelledCritic(), LabelledGenerator(), labelled_batch(seed=1)
+    fake = G(batch.z, batch.y_fake).detach()
+    plain = MMDObjective(ObjectiveConfig(loss="mmdgan", gp=0.0), MMDConfig(kernel="gaussian"))
+    assert "gp" not in plain.discriminator_loss(D, batch.real, fake, batch.y_real, batch.y_fake)[1]
+    weighted = MMDObjective(ObjectiveConfig(loss="mmdgan", gp=0.5), MMDConfig(kernel="gaussian"))
+    loss, stats = weighted.discriminator_loss(D, batch.real, fake, batch.y_real, batch.y_fake)  # no ctx: standalone
+    eps = StepContext.standalone(10).random.rand_per_sample(batch.real)
+    phi_real, phi_fake = D(batch.real, batch.y_real), D(fake, batch.y_fake)
+    # witness of the labelled critic at the interpolates, each with its real label, by autograd
+    x_hat = (eps * batch.real + (1 - eps) * fake).requires_grad_(True)
+    kernel = GaussianKernel((1.0,))
+    phi = D(x_hat, batch.y_real)
+    f = kernel(phi, phi_real).mean(1) - kernel(phi, phi_fake).mean(1)
+    (grad,) = torch.autograd.grad(f.sum(), x_hat)
+    expected = ((grad.norm(dim=1) - 1) ** 2).mean()
+    assert stats["gp"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert loss.item() == pytest.approx((-stats["mmd2"] + 0.5 * stats["gp"]).item(), rel=1e-5)
+
+
+def test_loss_phases_run_g_and_pass_every_argument():
+    objective = MMDObjective(ObjectiveConfig(loss="smmd"), MMDConfig(kernel="gaussian", bandwidths=[1.0]))
+    D, G, batch = LabelledCritic(), LabelledGenerator(), labelled_batch(seed=2)
+    ctx = StepContext.standalone(10)
+    fake = G(batch.z, batch.y_fake)
+    loss_d, stats_d = objective.loss("D", G, D, batch, ctx)
+    expected_d, _ = objective.discriminator_loss(D, batch.real, fake.detach(), batch.y_real, batch.y_fake, ctx)
+    assert loss_d.item() == pytest.approx(expected_d.item(), rel=1e-6) and "smmd_scale" in stats_d
+    loss_g, stats_g = objective.loss("G", G, D, batch, ctx)
+    expected_g, _ = objective.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real, ctx)
+    assert loss_g.item() == pytest.approx(expected_g.item(), rel=1e-6) and "mmd2_g" in stats_g
+    loss_g.backward()
+    assert G.A.grad is not None and G.A.grad.abs().sum() > 0
+    with pytest.raises(GankitError, match=r"^the smmd objective has no phase 'D_reg'$"):
+        objective.loss("D_reg", G, D, batch, ctx)
+    with pytest.raises(GankitError, match=r"^objective\.loss=smmd needs the real batch in the generator step$"):
+        objective.generator_loss(D, fake)
+
+
+def test_smmd_kernel_message_in_full():
+    with pytest.raises(GankitError, match=r"^the Scaled MMD needs a radial kernel: mmd\.kernel=gaussian or rq$"):
+        MMDObjective(ObjectiveConfig(loss="smmd"), MMDConfig(kernel="linear"))

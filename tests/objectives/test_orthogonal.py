@@ -9,6 +9,7 @@ from gankit.objectives.orthogonal import (
     orthogonal_parameters,
     orthogonal_penalty,
     orthogonal_regularization,
+    with_orthogonal_regularization,
 )
 
 
@@ -82,3 +83,35 @@ def test_bad_input():
         orthogonal_penalty(torch.randn(3))
     with pytest.raises(GankitError, match="must be >= 0"):
         orthogonal_regularization(Tiny(), -1.0)
+
+
+class Tied(nn.Module):
+    """Two layers that share one weight (tied weights): eq. 3 counts that parameter once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Linear(5, 3, bias=False)
+        self.second = nn.Linear(5, 3, bias=False)
+        self.second.weight = self.first.weight
+
+
+def test_a_shared_weight_is_counted_once_and_beta_zero_is_allowed():
+    torch.manual_seed(3)
+    model = Tied()
+    assert [p is model.first.weight for p in orthogonal_parameters(model)] == [True]
+    expected = 0.1 * slow_penalty(model.first.weight.detach())
+    assert orthogonal_regularization(model, 0.1).item() == pytest.approx(expected, rel=1e-5)
+    assert orthogonal_regularization(model, 0.0).item() == 0.0
+
+
+def test_with_orthogonal_regularization_adds_the_penalty_to_the_generator_loss():
+    torch.manual_seed(4)
+    model, loss, stats = Tiny(), torch.tensor(1.5), {"g": torch.tensor(2.0)}
+    # beta 0: the loss and the stats unchanged (no "ortho" entry)
+    same_loss, same_stats = with_orthogonal_regularization(loss, stats, model, 0.0)
+    assert same_loss is loss and same_stats == stats
+    penalty = 0.5 * (slow_penalty(model.linear.weight.detach()) + slow_penalty(model.conv.weight.detach()))
+    total, new_stats = with_orthogonal_regularization(loss, stats, model, 0.5)
+    assert total.item() == pytest.approx(1.5 + penalty, rel=1e-5)
+    assert set(new_stats) == {"g", "ortho"} and new_stats["ortho"].item() == pytest.approx(penalty, rel=1e-5)
+    assert stats == {"g": torch.tensor(2.0)}  # the caller's dict is not modified

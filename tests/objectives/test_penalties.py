@@ -11,6 +11,7 @@ from gankit.objectives.penalties import (
     clip_weights,
     gradient_penalty,
     instance_noise_std,
+    interpolate,
     zero_centered_penalty,
 )
 from gankit.training.loop import Trainer
@@ -145,3 +146,22 @@ def test_instance_noise_schedule_and_magnitude():
     noisy = add_instance_noise(x, 0.3)
     assert noisy.std().item() == pytest.approx(0.3, rel=0.01)  # standard error ~ 0.16%
     assert add_instance_noise(x, 0.0) is x
+
+
+def test_instance_noise_adds_the_given_noise_and_anneals_to_zero_after_one_step():
+    x, noise = batch(n=5, seed=6), batch(n=5, seed=7)
+    torch.testing.assert_close(add_instance_noise(x, 0.25, noise), x + 0.25 * noise, rtol=0, atol=0)
+    # anneal_steps = 1: sigma_0 = std, sigma_1 = 0 (only anneal_steps = 0 means "constant")
+    assert instance_noise_std(0.2, 1, 0) == 0.2 and instance_noise_std(0.2, 1, 1) == 0.0
+
+
+def test_interpolation_weights_are_drawn_in_the_dtype_of_the_data():
+    # U[0, 1] in float64 and float32 are different draws of the same generator state: the interpolate must use
+    # the data's dtype (eps of shape (N, 1): one weight per sample)
+    real, fake = batch(n=8, seed=8), batch(n=8, seed=9)
+    torch.manual_seed(11)
+    x_hat = interpolate(real, fake)
+    torch.manual_seed(11)
+    eps = torch.rand(8, 1, dtype=torch.float64)
+    assert x_hat.dtype == torch.float64
+    torch.testing.assert_close(x_hat, eps * real + (1 - eps) * fake, rtol=0, atol=1e-15)

@@ -90,3 +90,33 @@ def test_predict_is_the_argmax_over_real_classes():
 def test_bad_input_is_a_one_line_error(call, message):
     with pytest.raises(GankitError, match=message):
         call()
+
+
+def test_two_classes_and_flat_features_are_enough_and_the_weight_defaults_to_one():
+    lg, y = logits(6, k=2, seed=11), torch.tensor([0, 1, 1, 0, 1, 0])
+    log_p = with_fake_class(lg)
+    conditional = log_p[torch.arange(6), y] - torch.logsumexp(log_p[:, :-1], 1)
+    assert supervised_loss(lg, y).item() == pytest.approx(-conditional.mean().item(), rel=1e-12)
+    real, fake = logits(5, k=2, seed=12), logits(7, k=2, seed=13)
+    expected = -torch.logsumexp(with_fake_class(real)[:, :-1], 1).mean() - with_fake_class(fake)[:, -1].mean()
+    assert unsupervised_loss(real, fake).item() == pytest.approx(expected.item(), rel=1e-12)
+    assert torch.equal(predict(lg), lg.argmax(1))
+    # L = L_supervised + L_unsupervised (Salimans et al. 2016, Sec. 5): weight 1 unless given
+    total = discriminator_loss(lg, y, real, fake)
+    assert total.item() == pytest.approx(supervised_loss(lg, y).item() + expected.item(), rel=1e-12)
+    r, f = logits(9, k=3, seed=14), logits(4, k=3, seed=15)  # (N, d) features, no spatial axes
+    assert feature_matching_loss(r, f).item() == pytest.approx((r.mean(0) - f.mean(0)).pow(2).sum().item(), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: supervised_loss(torch.zeros(4, 1), torch.zeros(4, dtype=torch.long)), "supervised loss"),
+        (lambda: unsupervised_loss(torch.zeros(4, 1), torch.zeros(4, 3)), r"unsupervised loss \(real\)"),
+        (lambda: unsupervised_loss(torch.zeros(4, 3), torch.zeros(4, 1)), r"unsupervised loss \(generated\)"),
+        (lambda: predict(torch.zeros(4)), "predict"),
+    ],
+)
+def test_logit_errors_name_the_function(call, name):
+    with pytest.raises(GankitError, match=f"^{name}: the K\\+1-class losses need \\(N, K\\) logits with K >= 2"):
+        call()

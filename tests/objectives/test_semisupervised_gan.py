@@ -153,3 +153,73 @@ def test_data_errors():
         build_objective(resolve("mnist-ssgan", [*TINY, "semisupervised.labels_per_class=500"]))
     with pytest.raises(GankitError, match="semisupervised section"):
         resolve("digits", ["semisupervised.label_seed=3"])
+
+
+def test_phases_state_and_the_d_statistics():
+    objective, G, D, batch, _, _ = setup()
+    assert [(p.name, p.player, p.repeats, p.draws) for p in objective.phases(3)] == [
+        ("D", "D", 3, "all"),
+        ("G", "G", 1, "latents"),
+    ]
+    assert objective.initialized is False
+    objective.load_state_dict({"initialized": False})
+    assert objective.initialized is False
+    objective.load_state_dict({})  # a checkpoint from before the flag: D was initialised long ago
+    assert objective.initialized is True
+    _, stats = objective.loss("D", G, D, batch, StepContext.standalone(12, seed=3))
+    assert set(stats) == {"loss_d", "loss_supervised", "loss_unsupervised", "labelled_error", "d_real", "d_fake"}
+    index = (torch.rand((12, 1), generator=torch.Generator().manual_seed(3))[:, 0] * len(objective.labels)).long()
+    with torch.no_grad():
+        labelled_logits = D(objective.images[index])
+        error = (labelled_logits.argmax(1) != objective.labels[index]).float().mean()
+        d_real, d_fake = torch.logsumexp(D(batch.real), 1).mean(), torch.logsumexp(D(G(batch.z)), 1).mean()
+    assert error.item() != 0.5  # so that the error and its complement differ
+    assert stats["labelled_error"].item() == pytest.approx(error.item())
+    assert stats["d_real"].item() == pytest.approx(d_real.item(), rel=1e-5)
+    assert stats["d_fake"].item() == pytest.approx(d_fake.item(), rel=1e-5)
+    assert stats["loss_d"].item() == pytest.approx(
+        (stats["loss_supervised"] + stats["loss_unsupervised"]).item(), rel=1e-6
+    )
+
+
+def test_every_labelled_example_is_drawn_and_float_images_are_kept():
+    images = torch.linspace(-1, 1, 7 * 4).reshape(7, 1, 2, 2)  # float images in [-1, 1]: used as they are
+    objective = SemiSupervisedGANObjective(resolve("mnist-ssgan", TINY), (images, torch.arange(7)))
+    assert torch.equal(objective.images, images)
+    x, y = objective.labelled_batch(StepContext.standalone(5000, 2), torch.device("cpu"))
+    assert torch.equal(torch.bincount(y, minlength=7) > 500, torch.ones(7, dtype=torch.bool))
+    assert torch.equal(x, images[y])
+    one = SemiSupervisedGANObjective(resolve("mnist-ssgan", TINY), (images[:1], torch.tensor([3])))
+    assert one.labels.tolist() == [3]
+
+
+class FeaturesOnly(torch.nn.Module):
+    """A K-class discriminator with ``features`` but no data-dependent initialisation."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Linear(64, 6)
+        self.head = torch.nn.Linear(6, 10)
+
+    def features(self, x):
+        return torch.tanh(self.body(x.flatten(1)))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def test_a_discriminator_without_initialize_and_the_one_line_errors():
+    objective, G, _, batch, images, labels = setup()
+    objective.loss("D", G, FeaturesOnly(), batch, StepContext.standalone(12))
+    assert objective.initialized
+    message = r"^objective\.loss=ssgan needs a discriminator with features\(x\): use model\.arch=ssmlp$"
+    for D in (None, torch.nn.Linear(64, 10)):
+        with pytest.raises(GankitError, match=message):
+            objective.loss("D", G, D, batch, StepContext.standalone(12))
+    with pytest.raises(GankitError, match=r"^the ssgan objective has no phase 'D_reg'$"):
+        objective.loss("D_reg", G, FeaturesOnly(), batch, StepContext.standalone(12))
+    config = resolve("mnist-ssgan", TINY)
+    with pytest.raises(GankitError, match=r"^the labelled set needs one label per image; got 20 and 19$"):
+        SemiSupervisedGANObjective(config, (images, labels[:-1]))
+    with pytest.raises(GankitError, match=r"^the labelled set needs one label per image; got 0 and 0$"):
+        SemiSupervisedGANObjective(config, (images[:0], labels[:0]))

@@ -48,7 +48,7 @@ def kernel_sum(dot: torch.Tensor, dim: int, kernel: PolynomialKernel = KID_KERNE
     """sum of (gamma dot + coef0)^degree over all entries of an inner-product matrix, in float64
     (Binkowski et al. 2018, Sec. 4: the KID kernel with gamma = 1 / dim)."""
     gamma = kernel.gamma if kernel.gamma is not None else 1.0 / dim
-    values = dot.double()
+    values = dot.to(torch.float64, copy=True)  # a copy even of a float64 matrix: the caller's stays intact
     values.mul_(gamma).add_(kernel.coef0)
     return float(values.pow_(kernel.degree).sum())
 

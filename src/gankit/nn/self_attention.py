@@ -35,7 +35,9 @@ class SelfAttention2d(nn.Module):
 
     def __init__(self, channels: int, key_reduction: int = 8, value_reduction: int = 2, pool: bool = True) -> None:
         super().__init__()
-        self.key_channels, self.value_channels = channels // key_reduction, channels // value_reduction
+        # max(., 1): a zero reduction reaches the one-line error below, not a ZeroDivisionError
+        self.key_channels = channels // max(key_reduction, 1)
+        self.value_channels = channels // max(value_reduction, 1)
         if key_reduction < 1 or value_reduction < 1 or self.key_channels < 1 or self.value_channels < 1:
             raise GankitError(
                 f"self-attention on {channels} channels with reductions {key_reduction} (keys) and "
