@@ -200,10 +200,12 @@ def results(work: Path) -> dict[str, str]:
     return found
 
 
-def score_line(module: str, statuses: dict[str, str]) -> str:
+def score_line(module: str, statuses: dict[str, str], failed: bool = False) -> str:
     counts = Counter(statuses.values())
     killed = sum(counts[s] for s in KILLED)
     survived = sum(counts[s] for s in SURVIVED)
+    if failed:
+        return f"{module:32s}     no score: mutmut run failed (run the module's tests unmutated: do they pass?)"
     if killed + survived == 0:
         # mmd/products: its only operators are `@` and `.T`, for which mutmut 3 has no mutation
         return f"{module:32s}     0 mutants  (mutmut generates no mutant for this code)"
@@ -234,11 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     lines = []
     for module in modules:
         work = workdir_for(module, root) if args.report else prepare(module, root, args.fresh)
+        failed = False
         if not args.report:
             print(f"== {module}: mutmut run in {work}", flush=True)
-            mutmut(work, "run", "--max-children", str(args.max_children))
+            failed = mutmut(work, "run", "--max-children", str(args.max_children)).returncode != 0
         statuses = {name: s for name, s in results(work).items() if module_of(name) == module}
-        lines.append(score_line(module, statuses))
+        lines.append(score_line(module, statuses, failed and not statuses))
         print(lines[-1], flush=True)
         if args.survivors:
             for name, status in sorted(statuses.items()):
