@@ -180,3 +180,31 @@ def test_half_precision_outputs_are_upcast_and_errors_are_one_line():
     objective = AdversarialObjective(ObjectiveConfig(loss="ns"))
     with pytest.raises(GankitError, match=r"^the ns objective has no phase 'E'$"):
         objective.loss("E", None, None, batch(), StepContext.standalone(8))
+
+
+@pytest.mark.parametrize("one_sided", [False, True])
+def test_a_gradient_penalty_weight_below_one_counts_and_the_one_sided_flag_reaches_it(one_sided):
+    """Gulrajani et al. 2017, eq. 3, and its one-sided variant max(0, ||grad|| - 1)^2 (their Appendix), at a
+    weight of 0.5 (a weight in (0, 1] must switch the penalty on like any positive weight)."""
+    D, b = LabelledQuadratic(), batch(6)
+    fake = LabelledGenerator()(b.z, b.y_fake).detach()
+    objective = AdversarialObjective(ObjectiveConfig(loss="wasserstein", gp=0.5, gp_one_sided=one_sided))
+    loss, stats = objective.discriminator_loss(D, b.real, fake, b.y_real, b.y_fake, StepContext.standalone(8, seed=3))
+    eps = StepContext.standalone(8, seed=3).random.rand_per_sample(b.real)
+    norms = D.gradient(eps * b.real + (1 - eps) * fake, b.y_real).norm(dim=1)
+    gap = (norms - 1).clamp_min(0) if one_sided else norms - 1
+    assert (norms < 1).any() and (norms > 1).any()  # the two variants differ on this batch
+    with torch.no_grad():
+        wasserstein = D(fake, b.y_fake).mean() - D(b.real, b.y_real).mean()
+    torch.testing.assert_close(stats["gp"].detach(), gap.square().mean())
+    torch.testing.assert_close(loss.detach(), wasserstein + 0.5 * gap.square().mean())
+
+
+def test_d_reg_phase_draws_its_instance_noise_from_the_steps_stream():
+    """The lazy R1 phase sees the same instance noise as the D phase would (Sonderby et al. 2017): drawn from the
+    step's context, not from a fresh one."""
+    D, b = LabelledQuadratic(), batch(7)
+    objective = AdversarialObjective(ObjectiveConfig(loss="ns", r1=2.0, reg_every=4, noise_std=0.5))
+    loss, _ = objective.loss("D_reg", None, D, b, StepContext.standalone(8, seed=11))
+    noisy = b.real + 0.5 * StepContext.standalone(8, seed=11).random.randn_like(b.real)
+    torch.testing.assert_close(loss.detach(), squared_norms(D.gradient(noisy, b.y_real)))
