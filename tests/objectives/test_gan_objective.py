@@ -208,3 +208,17 @@ def test_d_reg_phase_draws_its_instance_noise_from_the_steps_stream():
     loss, _ = objective.loss("D_reg", None, D, b, StepContext.standalone(8, seed=11))
     noisy = b.real + 0.5 * StepContext.standalone(8, seed=11).random.randn_like(b.real)
     torch.testing.assert_close(loss.detach(), squared_norms(D.gradient(noisy, b.y_real)))
+
+
+def test_without_a_context_the_losses_draw_their_noise_as_a_standalone_step_of_the_batchs_size():
+    """Called outside the loop (experiments), ``generator_loss`` and ``lazy_penalties`` use
+    ``StepContext.standalone(len(batch))``: the same instance noise as an explicit context of that size."""
+    D, b = LabelledQuadratic(), batch(9)
+    fake = LabelledGenerator()(b.z, b.y_fake).detach()
+    objective = AdversarialObjective(ObjectiveConfig(loss="ns", r1=2.0, reg_every=4, noise_std=0.5))
+    implicit_g, _ = objective.generator_loss(D, fake, b.y_fake)
+    explicit_g, _ = objective.generator_loss(D, fake, b.y_fake, StepContext.standalone(len(fake)))
+    torch.testing.assert_close(implicit_g, explicit_g)
+    implicit_r1, _ = objective.lazy_penalties(D, b.real, b.real, b.y_real, b.y_fake)
+    explicit_r1, _ = objective.lazy_penalties(D, b.real, b.real, b.y_real, b.y_fake, StepContext.standalone(8))
+    torch.testing.assert_close(implicit_r1, explicit_r1)
