@@ -198,3 +198,16 @@ def test_overflowing_float32_covariance_is_a_one_line_error():
         GankitError, match=r"^features too large for their float32 covariance \(it overflows\); rescale them$"
     ):
         statistics(huge)
+
+
+class _Marker:
+    """A picklable object; loading it from a statistics file would mean unpickling, i.e. running code."""
+
+
+def test_statistics_files_holding_pickled_objects_are_refused(tmp_path):
+    """Loading never executes code (pytorch-fid's .npz format holds plain arrays): an object array that only a
+    pickle can hold is refused with the one-line error, not unpickled."""
+    path = tmp_path / "pickled.npz"
+    np.savez(path, mu=np.array([_Marker()], dtype=object), sigma=np.eye(1))
+    with pytest.raises(GankitError, match=r"pickled\.npz: not an FID statistics file with arrays 'mu' and 'sigma'"):
+        load_statistics(path)
