@@ -535,18 +535,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The ``gankit`` command: :func:`main`, then exit with its status. A process of a torchrun group that fails
-    leaves with ``os._exit`` once its output is flushed and its process group destroyed: in the fresh-clone CI
-    runs, Python's own teardown after such a failure sometimes met a c10d thread that was still joinable and
-    aborted ("terminate called without an active exception"), turning exit status 2 into -6."""
+    """The ``gankit`` command: :func:`main`, then exit with its status. A process of a torchrun group leaves
+    with ``os._exit`` once its output is flushed (its logs, checkpoints and process group are closed by then):
+    in fresh-clone CI runs, Python's own teardown sometimes met a c10d thread that was still joinable and
+    aborted ("terminate called without an active exception"), turning exit status 2 into -6 after a failure
+    (seen twice) and 0 into -6 after a successful run (seen once)."""
     code = main()
-    if code != 0:
-        from gankit.runtime.distributed import under_torchrun
+    from gankit.runtime.distributed import under_torchrun
 
-        if under_torchrun():
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+    if under_torchrun():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 
