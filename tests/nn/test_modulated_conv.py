@@ -45,7 +45,9 @@ def test_modulated_convolution_equals_the_explicit_per_sample_formula(demodulate
     torch.testing.assert_close(out.double(), ref, rtol=0, atol=1e-5)
 
 
-def test_a_batch_of_styles_runs_as_one_grouped_convolution(monkeypatch):
+@pytest.fixture
+def conv2d_groups(monkeypatch) -> list[int]:
+    """The ``groups`` of every ``F.conv2d`` call made while the test runs."""
     calls = []
     conv2d = F.conv2d
 
@@ -54,6 +56,11 @@ def test_a_batch_of_styles_runs_as_one_grouped_convolution(monkeypatch):
         return conv2d(*args, **kwargs)
 
     monkeypatch.setattr(F, "conv2d", counting_conv2d)
+    return calls
+
+
+def test_a_batch_of_styles_runs_as_one_grouped_convolution(conv2d_groups):
+    calls = conv2d_groups
     modulated_conv2d(torch.randn(7, 3, 4, 4), torch.randn(2, 3, 3, 3), torch.randn(7, 3))
     assert calls == [7]
     modulated_conv2d(torch.randn(7, 3, 4, 4), torch.randn(2, 3, 3, 3), torch.randn(7, 3), fused=False)
@@ -125,7 +132,7 @@ def test_a_zero_style_gives_a_zero_output_not_nan():
         assert torch.isfinite(out).all() and torch.equal(out[0], torch.zeros_like(out[0]))
 
 
-def test_module_defaults_gain_and_options_reach_the_convolution(monkeypatch):
+def test_module_defaults_gain_and_options_reach_the_convolution(conv2d_groups):
     torch.manual_seed(7)
     layer = ModulatedConv2d(8, 3, 3, w_dim=16)  # demodulated and fused by default
     x, w = torch.randn(2, 8, 4, 4), torch.randn(2, 16)
@@ -138,14 +145,8 @@ def test_module_defaults_gain_and_options_reach_the_convolution(monkeypatch):
     expected = F.conv2d(x * s[:, :, None, None], plain.weight / (8 * 3 * 3) ** 0.5, padding=1)
     torch.testing.assert_close(plain(x, w), expected, rtol=1e-5, atol=1e-5)
     assert ModulatedConv2d(8, 3, 3, w_dim=16, up=True)(x, w).shape == (2, 3, 8, 8)
-    calls = []
-    conv2d = F.conv2d
-
-    def counting_conv2d(*args, **kwargs):
-        calls.append(kwargs.get("groups", 1))
-        return conv2d(*args, **kwargs)
-
-    monkeypatch.setattr(F, "conv2d", counting_conv2d)
+    calls = conv2d_groups
+    calls.clear()  # count only the two calls below
     layer(x, w)
     ModulatedConv2d(8, 3, 3, w_dim=16, fused=False)(x, w)
     assert calls == [2, 1]

@@ -26,12 +26,12 @@ from gankit.uses.commands.common import Model, output_folder, print_table
 from gankit.uses.commands.project import (
     add_projection_arguments,
     feature_space,
-    load_projection_model,
+    load_model_and_targets,
     project_all,
 )
 from gankit.uses.latent_structure import style_groups
 from gankit.uses.projection import more_like
-from gankit.uses.targets import Targets, read_targets
+from gankit.uses.targets import Targets
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,10 +152,7 @@ def _mean(values: list[float]) -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Read, project, sample, measure."""
     start = time.perf_counter()
-    model, device = load_projection_model(args, "more-like")
-    targets = read_targets(args.images, tuple(model.generator.out_shape))
-    for note in targets.notes:
-        print(f"note: {note}")
+    model, device, targets = load_model_and_targets(args, "more-like")
     result = more_like_run(args, model, targets, device, args.n)
     result["seconds"] = time.perf_counter() - start
     print(f"time: {result['seconds']:.1f} s")

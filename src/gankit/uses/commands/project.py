@@ -93,6 +93,15 @@ def load_projection_model(args: argparse.Namespace, command: str) -> tuple[Model
     return model, device
 
 
+def load_model_and_targets(args: argparse.Namespace, command: str) -> tuple[Model, torch.device, Targets]:
+    """:func:`load_projection_model`, then ``args.images`` read and fitted to its output shape (notes printed)."""
+    model, device = load_projection_model(args, command)
+    targets = read_targets(args.images, tuple(model.generator.out_shape))
+    for note in targets.notes:
+        print(f"note: {note}")
+    return model, device, targets
+
+
 def feature_space(args: argparse.Namespace, model: Model, device: torch.device):
     """(name, differentiable float feature function or None) of ``--features``."""
     if args.features == "none":
@@ -172,10 +181,7 @@ def save_latents(path, projected: Projected) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Read, project, print, write."""
     start = time.perf_counter()
-    model, device = load_projection_model(args, "project")
-    targets = read_targets(args.images, tuple(model.generator.out_shape))
-    for note in targets.notes:
-        print(f"note: {note}")
+    model, device, targets = load_model_and_targets(args, "project")
     projected = project_all(args, model, targets, device)
     result = projected.result
     distances = result.feature_distance
