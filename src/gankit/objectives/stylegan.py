@@ -3,7 +3,7 @@
 R1 every 16 steps), plus
 
 - mixing regularisation (StyleGAN, Karras et al. 2019, Sec. 3.1): with probability ``stylegan.mixing_prob``
-  the fakes of the D and G phases switch to the w of a second latent at a random layer;
+  the fakes of the D, G and path length phases switch to the w of a second latent at a random layer;
 - lazy path length regularisation (StyleGAN2 Sec. 3.2, eq. 4) as the phase ``G_reg`` every
   ``stylegan.pl_every`` iterations, weighted by ``stylegan.pl_weight`` times the interval, on a batch shrunk
   by ``stylegan.pl_batch_shrink``, with the running mean of path lengths kept in the checkpoint; G's Adam is
@@ -40,16 +40,20 @@ class StyleGANObjective(AdversarialObjective):
             phases.append(PhaseSpec("G_reg", "G", self.stylegan.pl_every, draws="latents"))
         return phases
 
-    def _styled(self, G: nn.Module, batch: Batch, ctx: StepContext, **kwargs: Any) -> Any:
+    def _styled(
+        self, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, ctx: StepContext, **kwargs: Any
+    ) -> Any:
+        """G(z, y) with mixing regularisation; ``z`` may be the first rows of the round's latents (the path
+        length phase), and the second latents are then the same first rows of the round's draw."""
         draws = None
         if self.stylegan.mixing_prob > 0:  # one crossover per step, the second latent per sample: split-invariant
             u = ctx.random.shared_rand(2)
-            draws = MixingDraws(float(u[0]), float(u[1]), ctx.random.randn_like(batch.z))
-        return G(batch.z, batch.y_fake, mixing_prob=self.stylegan.mixing_prob, mixing_draws=draws, **kwargs)
+            draws = MixingDraws(float(u[0]), float(u[1]), ctx.random.randn_like(z)[: len(z)])
+        return G(z, y, mixing_prob=self.stylegan.mixing_prob, mixing_draws=draws, **kwargs)
 
     def _fake(self, G: nn.Module, batch: Batch, ctx: StepContext) -> torch.Tensor:
         with torch.no_grad(), ctx.autocast():
-            return self._styled(G, batch, ctx).float()
+            return self._styled(G, batch.z, batch.y_fake, ctx).float()
 
     def loss(
         self, phase: str, G: nn.Module, D: nn.Module | None, batch: Batch, ctx: StepContext
@@ -57,7 +61,7 @@ class StyleGANObjective(AdversarialObjective):
         """G with mixing in the D and G phases; ``G_reg`` is the path length penalty."""
         if phase == "G":
             with ctx.autocast():
-                fake = self._styled(G, batch, ctx)
+                fake = self._styled(G, batch.z, batch.y_fake, ctx)
             loss, stats = self.generator_loss(D, fake, batch.y_fake, ctx)
             return with_orthogonal_regularization(loss, stats, G, self.config.ortho)
         if phase == "G_reg":
@@ -65,13 +69,14 @@ class StyleGANObjective(AdversarialObjective):
         return super().loss(phase, G, D, batch, ctx)
 
     def _path_length(self, G: nn.Module, batch: Batch, ctx: StepContext) -> tuple[torch.Tensor, dict]:
-        """Eq. 4 on the first 1 / ``pl_batch_shrink`` of the rows; the directions are per-sample draws of the
-        step's shared random stream (so every process draws its own rows), and the running mean moves with the
-        mean length over all processes, so it stays identical everywhere."""
+        """Eq. 4 on the first 1 / ``pl_batch_shrink`` of the rows, with mixing regularisation as in the other
+        phases (StyleGAN2-ADA's ``Gpl`` generates through the same mixing ``run_G``); the directions are
+        per-sample draws of the step's shared random stream (so every process draws its own rows), and the
+        running mean moves with the mean length over all processes, so it stays identical everywhere."""
         rows = max(1, len(batch) // self.stylegan.pl_batch_shrink)
         y = None if batch.y_fake is None else batch.y_fake[:rows]
         with ctx.autocast():
-            images, ws = G(batch.z[:rows], y, return_ws=True)
+            images, ws = self._styled(G, batch.z[:rows], y, ctx, return_ws=True)
         images = images.float()
         directions = ctx.random.randn(*images.shape[1:])[:rows].to(images.device)
         penalty, self.pl_mean, lengths = path_length_terms(
