@@ -153,7 +153,7 @@ def minimal_step(trainer, real: torch.Tensor):
 def minimal_stylegan_step(trainer, real: torch.Tensor):
     """StyleGAN2 (Karras et al. 2020) with ``trainer``'s networks and optimizers, driven by the shortest correct
     loop: D with the non-saturating loss on style-mixed fakes (StyleGAN Sec. 3.1), lazy R1 every ``reg_every``
-    iterations scaled by the interval (StyleGAN2 Sec. 3.1), G on style-mixed fakes, lazy path length every
+    iterations scaled by the interval (StyleGAN2 Sec. 3.1), G on style-mixed fakes, lazy path length (style-mixed, as in StyleGAN2-ADA) every
     ``pl_every`` iterations (StyleGAN2 Sec. 3.2, eq. 4, running mean ``a``) on the batch shrunk by
     ``pl_batch_shrink``. The optimizers are the trainer's, already lazily scaled (StyleGAN2 Appendix B)."""
     G, D, opt_g, opt_d = trainer.G, trainer.D, trainer.opt_g, trainer.opt_d
@@ -196,7 +196,7 @@ def minimal_stylegan_step(trainer, real: torch.Tensor):
         update(opt_g, loss)
         if sg.pl_weight > 0 and i % sg.pl_every == 0:
             with autocast():
-                images, ws = generate(max(1, batch // sg.pl_batch_shrink), False)
+                images, ws = generate(max(1, batch // sg.pl_batch_shrink), sg.mixing_prob > 0)
             y = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
             (grad,) = torch.autograd.grad((images * y).sum(), ws, create_graph=True)
             lengths = grad.square().sum(dim=2).mean(dim=1).sqrt()

@@ -40,9 +40,7 @@ class StyleGANObjective(AdversarialObjective):
             phases.append(PhaseSpec("G_reg", "G", self.stylegan.pl_every, draws="latents"))
         return phases
 
-    def _styled(
-        self, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, ctx: StepContext, **kwargs: Any
-    ) -> Any:
+    def _styled(self, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, ctx: StepContext, **kwargs: Any) -> Any:
         """G(z, y) with mixing regularisation; ``z`` may be the first rows of the round's latents (the path
         length phase), and the second latents are then the same first rows of the round's draw."""
         draws = None
