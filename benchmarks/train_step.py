@@ -153,9 +153,10 @@ def minimal_step(trainer, real: torch.Tensor):
 def minimal_stylegan_step(trainer, real: torch.Tensor):
     """StyleGAN2 (Karras et al. 2020) with ``trainer``'s networks and optimizers, driven by the shortest correct
     loop: D with the non-saturating loss on style-mixed fakes (StyleGAN Sec. 3.1), lazy R1 every ``reg_every``
-    iterations scaled by the interval (StyleGAN2 Sec. 3.1), G on style-mixed fakes, lazy path length (style-mixed, as in StyleGAN2-ADA) every
-    ``pl_every`` iterations (StyleGAN2 Sec. 3.2, eq. 4, running mean ``a``) on the batch shrunk by
-    ``pl_batch_shrink``. The optimizers are the trainer's, already lazily scaled (StyleGAN2 Appendix B)."""
+    iterations scaled by the interval (StyleGAN2 Sec. 3.1), G on style-mixed fakes, lazy path length every
+    ``pl_every`` iterations (StyleGAN2 Sec. 3.2, eq. 4, running mean ``a``) on style-mixed fakes (as in
+    StyleGAN2-ADA) of the batch shrunk by ``pl_batch_shrink``. The optimizers are the trainer's, already
+    lazily scaled (StyleGAN2 Appendix B)."""
     G, D, opt_g, opt_d = trainer.G, trainer.D, trainer.opt_g, trainer.opt_d
     cfg, sg = trainer.config, trainer.config.stylegan
     batch, device, gamma, r1_every = len(real), real.device, cfg.objective.r1, cfg.objective.reg_every
