@@ -32,3 +32,12 @@ def test_all_256_levels_and_the_ends():
     levels = torch.arange(256, dtype=torch.uint8)
     assert torch.equal(to_uint8(from_uint8(levels)), levels)
     assert to_uint8(torch.tensor([-5.0, -1.0, 1.0, 7.0])).tolist() == [0, 0, 255, 255]
+
+
+def test_from_uint8_never_changes_its_input_even_when_it_is_already_float():
+    levels = torch.arange(256, dtype=torch.uint8)
+    as_float = levels.float()
+    kept = as_float.clone()
+    out = from_uint8(as_float)
+    assert torch.equal(as_float, kept)  # an in-place division of a float32 input would change the caller's tensor
+    assert torch.equal(out, from_uint8(levels)) and out[0] == -1 and out[-1] == 1

@@ -29,8 +29,8 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 def from_uint8(images: torch.Tensor) -> torch.Tensor:
     """uint8 images in [0, 255] -> float32 in [-1, 1] (x / 127.5 - 1), the inverse of :func:`to_uint8` on the
-    256 levels."""
-    return images.float().div_(127.5).sub_(1.0)
+    256 levels. Always a new tensor: a float32 input (already a level array) is left as it is."""
+    return images.to(torch.float32, copy=True).div_(127.5).sub_(1.0)
 
 
 def enlargement(width: int, min_width: int = GRID_MIN_WIDTH) -> int:
