@@ -7,8 +7,9 @@ from gankit.errors import GankitError
 from gankit.mmd.estimators import mmd2
 from gankit.mmd.kernels import GaussianKernel, RationalQuadraticKernel
 from gankit.objectives import MMDObjective
-from gankit.objectives.base import Batch, StepContext
+from gankit.objectives.base import Batch, StepContext, StepRandom
 from gankit.objectives.mmd_losses import jacobian_frobenius_sq
+from gankit.runtime.distributed import DistributedContext
 from gankit.training.loop import Trainer
 
 
@@ -285,3 +286,43 @@ def test_the_witness_uses_the_first_n_rows_of_each_side_when_their_counts_differ
     all_12 = witness_penalty_by_autograd(D, real, fake, phi_real, phi_fake, y, eps, kernel).item()
     assert penalty == pytest.approx(first_8, rel=1e-5)
     assert abs(first_8 - all_12) > 1e-3 * first_8
+
+
+class SimulatedPair(DistributedContext):
+    """Rank 0 of two simulated processes, without torch.distributed: the other process's rows are this process's
+    shifted by +1 (``gather_rows``) and its value of a per-process mean is 3 times this one's
+    (``mean_over_processes``), so an estimate on the gathered batch differs from the local one."""
+
+    def gather_rows(self, x):
+        return torch.cat([x, x.detach() + 1.0])
+
+    def mean_over_processes(self, x):
+        return (x + 3 * x.detach()) / 2
+
+
+@pytest.mark.parametrize("loss", ["mmdgan", "smmd"])
+def test_every_estimate_covers_the_rows_of_every_process(loss):
+    """With several processes the MMD^2 of both players (and the G phase) is the estimate on the rows of every
+    process, and the SMMD scale uses the Jacobian term averaged over processes (Arbel et al. 2018, eq. 5)."""
+    objective = MMDObjective(ObjectiveConfig(loss=loss), MMDConfig(kernel="gaussian", bandwidths=[1.0]))
+    D, G, batch = LabelledCritic(), LabelledGenerator(), labelled_batch(seed=6)
+    ctx = StepContext(0, 1.0, StepRandom(torch.Generator().manual_seed(0), 10), world=SimulatedPair())
+    fake = G(batch.z, batch.y_fake).detach()
+    kernel = GaussianKernel((1.0,))
+    with torch.no_grad():
+        phi_r, phi_f = D(batch.real, batch.y_real), D(fake, batch.y_fake)
+        expected = mmd2(torch.cat([phi_r, phi_r + 1]), torch.cat([phi_f, phi_f + 1]), kernel).item()
+        local = mmd2(phi_r, phi_f, kernel).item()
+    assert abs(expected - local) > 1e-2 * abs(expected)
+    scale = 1.0
+    if loss == "smmd":
+        jacobian = ((1 - phi_r**2)[:, :, None] * D.W.detach()[None]).pow(2).sum((1, 2)).mean().item()
+        scale = 1 / (1.0 + 1.0 + (jacobian + 3 * jacobian) / 2)  # lambda 1, k(a, a) 1, c_k 1; mean of J and 3 J
+    loss_d, stats = objective.discriminator_loss(D, batch.real, fake, batch.y_real, batch.y_fake, ctx)
+    assert stats["mmd2"].item() == pytest.approx(expected, rel=1e-5)
+    assert loss_d.item() == pytest.approx(-expected * scale, rel=1e-5)
+    loss_g, g_stats = objective.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real, ctx)
+    assert g_stats["mmd2_g"].item() == pytest.approx(expected, rel=1e-5)
+    assert loss_g.item() == pytest.approx(expected * scale, rel=1e-5)
+    loss_phase, _ = objective.loss("G", G, D, batch, ctx)
+    assert loss_phase.item() == pytest.approx(expected * scale, rel=1e-5)

@@ -253,3 +253,13 @@ def test_a_data_set_without_labels_is_a_one_line_error(tmp_path):
         DataConfig(name="npz", path=str(tmp_path / "labelled.npz"), resolution=8), 1, 0, 3
     )
     assert sorted(labels.tolist()) == [0, 1, 2] and images.dtype == torch.uint8 and images.shape == (3, 1, 8, 8)
+
+
+def test_the_labelled_rows_are_moved_to_the_requested_device():
+    """``labelled_batch(ctx, device)`` puts images and labels on ``device`` (``meta`` here, which a CPU machine has
+    too): the same rows as on the CPU, only elsewhere."""
+    objective, *_ = setup()
+    x, y = objective.labelled_batch(StepContext.standalone(6, seed=4), torch.device("meta"))
+    x_cpu, y_cpu = objective.labelled_batch(StepContext.standalone(6, seed=4), torch.device("cpu"))
+    assert x.device.type == "meta" and y.device.type == "meta"
+    assert x.shape == x_cpu.shape and y.shape == y_cpu.shape and x.dtype == x_cpu.dtype and y.dtype == y_cpu.dtype
