@@ -7,8 +7,9 @@ from gankit.errors import GankitError
 from gankit.mmd.estimators import mmd2
 from gankit.mmd.kernels import GaussianKernel, RationalQuadraticKernel
 from gankit.objectives import MMDObjective
-from gankit.objectives.base import Batch, StepContext
+from gankit.objectives.base import Batch, StepContext, StepRandom
 from gankit.objectives.mmd_losses import jacobian_frobenius_sq
+from gankit.runtime.distributed import DistributedContext
 from gankit.training.loop import Trainer
 
 
@@ -216,3 +217,112 @@ def test_loss_phases_run_g_and_pass_every_argument():
 def test_smmd_kernel_message_in_full():
     with pytest.raises(GankitError, match=r"^the Scaled MMD needs a radial kernel: mmd\.kernel=gaussian or rq$"):
         MMDObjective(ObjectiveConfig(loss="smmd"), MMDConfig(kernel="linear"))
+
+
+def witness_penalty_by_autograd(D, real, fake, phi_real, phi_fake, y, eps, kernel):
+    """E[(||grad f(x_hat)|| - 1)^2] of f(x) = mean_i K(x, r_i) - mean_j K(x, f_j) over the given feature rows,
+    at x_hat = eps real + (1 - eps) fake, by autograd (Binkowski et al. 2018)."""
+    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+    phi = D(x_hat, y)
+    f = kernel(phi, phi_real).mean(1) - kernel(phi, phi_fake).mean(1)
+    (grad,) = torch.autograd.grad(f.sum(), x_hat)
+    return ((grad.norm(dim=1) - 1) ** 2).mean()
+
+
+def test_the_d_phase_draws_the_penalty_interpolates_from_the_steps_context():
+    """loss("D") with objective.gp > 0 mixes real and fake with the step context's draws (seed 7 here), not
+    with a standalone context's (seed 0)."""
+    objective = MMDObjective(ObjectiveConfig(loss="mmdgan", gp=0.5), MMDConfig(kernel="gaussian"))
+    D, G, batch = LabelledCritic(), LabelledGenerator(), labelled_batch(seed=3)
+    loss, stats = objective.loss("D", G, D, batch, StepContext.standalone(10, seed=7))
+    fake = G(batch.z, batch.y_fake).detach()
+    phi_real, phi_fake = D(batch.real, batch.y_real), D(fake, batch.y_fake)
+    kernel = GaussianKernel((1.0,))
+
+    def penalty(seed):
+        eps = StepContext.standalone(10, seed=seed).random.rand_per_sample(batch.real)
+        return witness_penalty_by_autograd(D, batch.real, fake, phi_real, phi_fake, batch.y_real, eps, kernel).item()
+
+    assert stats["gp"].item() == pytest.approx(penalty(7), rel=1e-5)
+    assert abs(penalty(7) - penalty(0)) > 1e-3 * penalty(7)  # the two contexts are told apart
+    assert loss.item() == pytest.approx(-stats["mmd2"].item() + 0.5 * penalty(7), rel=1e-5)
+
+
+def test_the_g_phase_adds_the_orthogonal_penalty_of_g():
+    """loss("G") with objective.ortho = beta > 0 is G's MMD^2 plus beta sum_W sum_(i != j) (w_i . w_j)^2 over
+    G's weight matrices (Brock et al. 2019, eq. 3), written out row by row."""
+    beta = 0.01
+    objective = MMDObjective(ObjectiveConfig(loss="mmdgan", ortho=beta), MMDConfig(kernel="gaussian"))
+    D, G, batch = LabelledCritic(), LabelledGenerator(), labelled_batch(seed=4)
+    ctx = StepContext.standalone(10)
+    loss, stats = objective.loss("G", G, D, batch, ctx)
+    by_hand = 0.0
+    for W in (G.A.detach(), G.E.detach()):
+        by_hand += sum(float(W[i] @ W[j]) ** 2 for i in range(len(W)) for j in range(len(W)) if i != j)
+    assert by_hand > 1.0
+    assert stats["ortho"].item() == pytest.approx(beta * by_hand, rel=1e-6)
+    fake = G(batch.z, batch.y_fake)
+    mmd = objective.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real, ctx)[0].item()
+    assert loss.item() == pytest.approx(mmd + beta * by_hand, rel=1e-6)
+
+
+def test_the_witness_uses_the_first_n_rows_of_each_side_when_their_counts_differ():
+    """Feature sets of 12 real and 8 fake rows: the witness averages over the first min(12, 8) = 8 of each."""
+    objective = MMDObjective(ObjectiveConfig(loss="mmdgan", gp=1.0), MMDConfig(kernel="gaussian"))
+    D = LabelledCritic(seed=5)
+    g = torch.Generator().manual_seed(5)
+    real, fake, more = (
+        torch.randn(8, 3, generator=g),
+        torch.randn(8, 3, generator=g) + 0.5,
+        torch.randn(4, 3, generator=g),
+    )
+    y, y_more = torch.randint(3, (8,), generator=g), torch.randint(3, (4,), generator=g)
+    eps = torch.rand(8, 1, generator=g)
+    phi_real = D(torch.cat([real, more]), torch.cat([y, y_more]))  # 12 rows
+    phi_fake = D(fake, y)  # 8 rows
+    kernel = GaussianKernel((1.0,))
+    penalty = objective.witness_penalty(D, real, fake, phi_real, phi_fake, y, eps).item()
+    first_8 = witness_penalty_by_autograd(D, real, fake, phi_real[:8], phi_fake, y, eps, kernel).item()
+    all_12 = witness_penalty_by_autograd(D, real, fake, phi_real, phi_fake, y, eps, kernel).item()
+    assert penalty == pytest.approx(first_8, rel=1e-5)
+    assert abs(first_8 - all_12) > 1e-3 * first_8
+
+
+class SimulatedPair(DistributedContext):
+    """Rank 0 of two simulated processes, without torch.distributed: the other process's rows are this process's
+    shifted by +1 (``gather_rows``) and its value of a per-process mean is 3 times this one's
+    (``mean_over_processes``), so an estimate on the gathered batch differs from the local one."""
+
+    def gather_rows(self, x):
+        return torch.cat([x, x.detach() + 1.0])
+
+    def mean_over_processes(self, x):
+        return (x + 3 * x.detach()) / 2
+
+
+@pytest.mark.parametrize("loss", ["mmdgan", "smmd"])
+def test_every_estimate_covers_the_rows_of_every_process(loss):
+    """With several processes the MMD^2 of both players (and the G phase) is the estimate on the rows of every
+    process, and the SMMD scale uses the Jacobian term averaged over processes (Arbel et al. 2018, eq. 5)."""
+    objective = MMDObjective(ObjectiveConfig(loss=loss), MMDConfig(kernel="gaussian", bandwidths=[1.0]))
+    D, G, batch = LabelledCritic(), LabelledGenerator(), labelled_batch(seed=6)
+    ctx = StepContext(0, 1.0, StepRandom(torch.Generator().manual_seed(0), 10), world=SimulatedPair())
+    fake = G(batch.z, batch.y_fake).detach()
+    kernel = GaussianKernel((1.0,))
+    with torch.no_grad():
+        phi_r, phi_f = D(batch.real, batch.y_real), D(fake, batch.y_fake)
+        expected = mmd2(torch.cat([phi_r, phi_r + 1]), torch.cat([phi_f, phi_f + 1]), kernel).item()
+        local = mmd2(phi_r, phi_f, kernel).item()
+    assert abs(expected - local) > 1e-2 * abs(expected)
+    scale = 1.0
+    if loss == "smmd":
+        jacobian = ((1 - phi_r**2)[:, :, None] * D.W.detach()[None]).pow(2).sum((1, 2)).mean().item()
+        scale = 1 / (1.0 + 1.0 + (jacobian + 3 * jacobian) / 2)  # lambda 1, k(a, a) 1, c_k 1; mean of J and 3 J
+    loss_d, stats = objective.discriminator_loss(D, batch.real, fake, batch.y_real, batch.y_fake, ctx)
+    assert stats["mmd2"].item() == pytest.approx(expected, rel=1e-5)
+    assert loss_d.item() == pytest.approx(-expected * scale, rel=1e-5)
+    loss_g, g_stats = objective.generator_loss(D, fake, batch.real, batch.y_fake, batch.y_real, ctx)
+    assert g_stats["mmd2_g"].item() == pytest.approx(expected, rel=1e-5)
+    assert loss_g.item() == pytest.approx(expected * scale, rel=1e-5)
+    loss_phase, _ = objective.loss("G", G, D, batch, ctx)
+    assert loss_phase.item() == pytest.approx(expected * scale, rel=1e-5)

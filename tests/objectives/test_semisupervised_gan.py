@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from gankit.config import resolve
+from gankit.config import DataConfig, resolve
 from gankit.data.images import load_digits
 from gankit.data.labelled import labelled_subset
 from gankit.errors import GankitError
 from gankit.models.semisupervised import SemiSupervisedMLPDiscriminator, SemiSupervisedMLPGenerator
 from gankit.objectives import build_objective
 from gankit.objectives.base import Batch, StepContext, StepRandom
-from gankit.objectives.semisupervised_gan import SemiSupervisedGANObjective
+from gankit.objectives.semisupervised_gan import SemiSupervisedGANObjective, load_labelled_set
 from gankit.runtime import checkpoint as checkpoint_io
 from gankit.training.loop import Trainer
 
@@ -184,8 +185,9 @@ def test_phases_state_and_the_d_statistics():
 
 def test_every_labelled_example_is_drawn_and_float_images_are_kept():
     images = torch.linspace(-1, 1, 7 * 4).reshape(7, 1, 2, 2)  # float images in [-1, 1]: used as they are
+    original = images.clone()  # from_uint8 of a float32 tensor would divide the caller's tensor itself in place
     objective = SemiSupervisedGANObjective(resolve("mnist-ssgan", TINY), (images, torch.arange(7)))
-    assert torch.equal(objective.images, images)
+    assert torch.equal(objective.images, original) and torch.equal(images, original)
     x, y = objective.labelled_batch(StepContext.standalone(5000, 2), torch.device("cpu"))
     assert torch.equal(torch.bincount(y, minlength=7) > 500, torch.ones(7, dtype=torch.bool))
     assert torch.equal(x, images[y])
@@ -223,3 +225,41 @@ def test_a_discriminator_without_initialize_and_the_one_line_errors():
         SemiSupervisedGANObjective(config, (images, labels[:-1]))
     with pytest.raises(GankitError, match=r"^the labelled set needs one label per image; got 0 and 0$"):
         SemiSupervisedGANObjective(config, (images[:0], labels[:0]))
+
+
+UNLABELLED = (
+    r"^objective\.loss=ssgan needs labelled training data; data set '{}' has none "
+    r"\(use mnist, an \.npz with y, \.\.\.\)$"
+)
+
+
+def test_a_data_set_without_labels_is_a_one_line_error(tmp_path):
+    """An .npz without ``y`` (images, no labels) and an image folder (neither images nor labels as tensors) are
+    refused with the message, not with the class-count error or an AttributeError."""
+    x = np.random.default_rng(0).integers(0, 256, (6, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "unlabelled.npz", x=x)
+    config = DataConfig(name="npz", path=str(tmp_path / "unlabelled.npz"), resolution=8)
+    with pytest.raises(GankitError, match=UNLABELLED.format("npz")):
+        load_labelled_set(config, 1, 0, 10)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(x[i]).save(folder / f"{i}.png")
+    with pytest.raises(GankitError, match=UNLABELLED.format("folder")):
+        load_labelled_set(DataConfig(name="folder", path=str(folder), resolution=8), 1, 0, 10)
+    # the same .npz with labels is accepted: one image of each of the 3 classes
+    np.savez(tmp_path / "labelled.npz", x=x, y=np.array([0, 1, 2, 0, 1, 2]))
+    images, labels = load_labelled_set(
+        DataConfig(name="npz", path=str(tmp_path / "labelled.npz"), resolution=8), 1, 0, 3
+    )
+    assert sorted(labels.tolist()) == [0, 1, 2] and images.dtype == torch.uint8 and images.shape == (3, 1, 8, 8)
+
+
+def test_the_labelled_rows_are_moved_to_the_requested_device():
+    """``labelled_batch(ctx, device)`` puts images and labels on ``device`` (``meta`` here, which a CPU machine has
+    too): the same rows as on the CPU, only elsewhere."""
+    objective, *_ = setup()
+    x, y = objective.labelled_batch(StepContext.standalone(6, seed=4), torch.device("meta"))
+    x_cpu, y_cpu = objective.labelled_batch(StepContext.standalone(6, seed=4), torch.device("cpu"))
+    assert x.device.type == "meta" and y.device.type == "meta"
+    assert x.shape == x_cpu.shape and y.shape == y_cpu.shape and x.dtype == x_cpu.dtype and y.dtype == y_cpu.dtype

@@ -39,6 +39,6 @@ def truncated_normal(
     outside = z.abs() > threshold
     while bool(outside.any()):
         count = int(outside.sum())
-        z[outside] = torch.randn(count, generator=generator, device=device, dtype=dtype)
+        z[outside] = z.new_empty(count).normal_(generator=generator)  # on z's device, in z's dtype
         outside = z.abs() > threshold
     return z
