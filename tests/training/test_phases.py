@@ -300,3 +300,21 @@ def test_generate_refuses_labels_for_an_unconditional_generator():
     trainer = Trainer(resolve("digits", ["data.resolution=8", "model.width=8", *QUIET]), "unused")
     with pytest.raises(GankitError, match="labels were given for an unconditional generator"):
         generate(trainer.G, 4, labels=torch.zeros(4, dtype=torch.long))
+
+
+def test_images_per_second_counts_the_real_batches_an_iteration_draws():
+    """images_per_s counts fresh real batches: a lazy R1 phase reuses D's batch and G draws latents only, so
+    StyleGAN2's phases (D, D_reg every 16, G, G_reg every 4) draw one batch per iteration; n_critic D steps draw
+    n_critic batches; a generator-only objective (GMMN) draws one for G."""
+    from gankit.objectives import build_objective
+    from gankit.objectives.base import PhaseSpec
+    from gankit.training.phases import real_images_per_iteration
+
+    stylegan = resolve("mnist-stylegan", QUIET)
+    specs = build_objective(stylegan).phases(stylegan.train.n_critic)
+    assert [s.name for s in specs] == ["D", "D_reg", "G", "G_reg"]
+    assert real_images_per_iteration(specs, 32) == 32
+    sngan = resolve("cifar10-sngan", QUIET)
+    assert real_images_per_iteration(build_objective(sngan).phases(sngan.train.n_critic), 64) == 5 * 64
+    assert real_images_per_iteration([PhaseSpec("G", "G")], 50) == 50
+    assert real_images_per_iteration([PhaseSpec("D", "D", interval=4)], 8) == 2

@@ -58,7 +58,7 @@ from gankit.training.ddp import Players, convert_sync_batchnorm
 from gankit.training.ema import update_ema
 from gankit.training.logging import RunLogger
 from gankit.training.monitor import DivergenceMonitor
-from gankit.training.phases import Phase, RunningStats, player_optimizer
+from gankit.training.phases import Phase, RunningStats, player_optimizer, real_images_per_iteration
 
 
 class _StopRequest:
@@ -470,8 +470,7 @@ class Trainer:
         logger = self._logger()
         monitor = DivergenceMonitor(log.divergence_window)
         checkpoint = samples = evaluation = None
-        repeats = sum(p.spec.repeats for p in self.phases if p.spec.player == "D") or 1
-        images_per_step = config.train.batch_size * repeats
+        images_per_step = real_images_per_iteration([p.spec for p in self.phases], config.train.batch_size)
         bar = tqdm(total=total, initial=self.step, disable=not (log.progress and main), unit="it", dynamic_ncols=True)
         window_start, window_steps = time.perf_counter(), 0
         interrupted = False

@@ -47,6 +47,13 @@ def player_optimizer(
     return build_optimizer(config.name, module.parameters(), lr, betas)
 
 
+def real_images_per_iteration(phases: list[PhaseSpec], batch_size: int) -> float:
+    """Real images one iteration draws, on average over the phases' periods: ``batch_size`` for each phase run
+    that draws a fresh batch (``draws == "all"``: ``repeats`` times every ``interval`` iterations). Lazy
+    regularisers (``draws="none"``) reuse the previous batch and G phases draw latents only, so neither counts."""
+    return batch_size * sum(p.repeats / p.interval for p in phases if p.draws == "all")
+
+
 @dataclass
 class Phase:
     """A scheduled phase: its spec, the module it updates, and that module's optimizer."""
