@@ -9,6 +9,7 @@ from sklearn.model_selection import train_test_split
 from gankit.errors import GankitError
 from gankit.metrics.conditional import (
     classwise_precision_recall,
+    conditional_report,
     intra_fid,
     per_class_kid,
     sample_accuracy,
@@ -154,3 +155,24 @@ def test_bad_input_is_a_one_line_error():
         sample_accuracy(torch.randn(5, 3), torch.zeros(4, dtype=torch.long), 3)
     with pytest.raises(GankitError, match=r"intended labels: labels must lie in \[0, 2\]"):
         sample_accuracy(torch.randn(2, 3), torch.tensor([0, 3]), 3)
+
+
+def test_an_unconditional_generator_that_misses_classes_gets_its_per_class_metrics_skipped_not_an_error():
+    """The classifier's predictions stand in for an unconditional generator's labels; a collapsed model leaves
+    classes empty, and then the per-class numbers are undefined, while its FID / KID still are."""
+    real, real_y = class_gaussians(40, 3, 4, seed=0)
+    fake, _ = class_gaussians(30, 3, 4, seed=1)
+    logits = torch.zeros(90, 3)
+    logits[:, 0] = 1.0  # every sample predicted as class 0
+    logits[0, 1] = logits[1, 1] = 5.0  # two in class 1, none in class 2
+    out = conditional_report(real, real_y, fake, logits, None, 3, ("fid", "kid", "pr"))
+    assert "1, 2" in out["per_class_skipped"] and "fewer than 4" in out["per_class_skipped"]
+    assert "intra_fid" not in out and "classwise_precision" not in out
+    # enough predicted samples in every class: the per-class numbers are those of the predicted labels
+    logits = torch.nn.functional.one_hot(torch.arange(90) % 3, 3).float()
+    out = conditional_report(real, real_y, fake, logits, None, 3, ("fid",))
+    assert "per_class_skipped" not in out
+    assert out["intra_fid"] == pytest.approx(intra_fid(real, real_y, fake, torch.arange(90) % 3)["intra_fid"])
+    # conditional samples (labels given) with an empty class stay a one-line error: the caller asked for them
+    with pytest.raises(GankitError, match="class 2"):
+        conditional_report(real, real_y, fake, None, torch.arange(90) % 2, 3, ("fid",))

@@ -36,6 +36,8 @@ from gankit.metrics.fid import fid
 from gankit.metrics.kid import kid
 from gankit.metrics.precision_recall import precision_recall
 
+PR_K = 3  # the neighbourhood size of the class-wise precision / recall (Kynkaanniemi et al. 2019 use 3)
+
 
 def check_labels(labels: Any, n: int, num_classes: int, source: str) -> torch.Tensor:
     """``labels`` as an int64 vector of length ``n`` with values in [0, num_classes), or a one-line error."""
@@ -209,7 +211,7 @@ def classwise_precision_recall(
     fake_features: torch.Tensor,
     fake_labels: torch.Tensor,
     num_classes: int | None = None,
-    k: int = 3,
+    k: int = PR_K,
 ) -> dict:
     """Improved precision and recall (Kynkaanniemi et al. 2019) within each class, and their means.
 
@@ -247,7 +249,9 @@ def conditional_report(
     (:func:`sample_accuracy`, conditional samples and a classifier with ``num_classes`` outputs), and with real
     labels ``intra_fid`` / ``per_class_fid`` (when ``fid`` is asked), ``per_class_kid_mean`` with its 95%
     interval (``kid``) and ``classwise_precision`` / ``classwise_recall`` (``pr``). Per-class FIDs from fewer
-    samples than feature dimensions are not warned about here: the per-class KID is printed beside them.
+    samples than feature dimensions are not warned about here: the per-class KID is printed beside them. When an
+    unconditional generator's samples leave a class (almost) empty, the per-class numbers are undefined: they are
+    skipped and ``per_class_skipped`` says which classes, so that FID / KID of a collapsed model still print.
     """
     has_logits = fake_logits is not None and fake_logits.ndim == 2 and fake_logits.shape[1] == num_classes
     out: dict[str, Any] = {}
@@ -261,6 +265,15 @@ def conditional_report(
             return out
         fake_labels = fake_logits.argmax(1)
         out["fake_labels"] = "predicted by the classifier (unconditional generator)"
+        counts = torch.bincount(fake_labels, minlength=num_classes)
+        need = max([2] + [PR_K + 1 for m in metrics if m == "pr"])
+        short = [c for c in range(num_classes) if counts[c] < need]
+        if short and real_labels is not None:  # a generator that misses classes: per-class numbers are undefined
+            out["per_class_skipped"] = (
+                f"class(es) {', '.join(map(str, short))} got fewer than {need} of the samples (the classifier's "
+                "predictions), so the per-class metrics are not computed"
+            )
+            return out
     if real_labels is None:
         return out
     with warnings.catch_warnings():
@@ -275,7 +288,7 @@ def conditional_report(
             out["per_class_kid_ci"] = [kids["kid_ci_low"], kids["kid_ci_high"]]
             out["per_class_kid_subset_size"] = kids["subset_size"]
         if "pr" in metrics:
-            pr = classwise_precision_recall(real_features, real_labels, fake_features, fake_labels, num_classes)
+            pr = classwise_precision_recall(real_features, real_labels, fake_features, fake_labels, num_classes, PR_K)
             out["classwise_precision"] = pr["precision"]
             out["classwise_recall"] = pr["recall"]
             out["per_class_recall"] = pr["per_class_recall"]

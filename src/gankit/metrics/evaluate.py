@@ -260,4 +260,6 @@ def result_lines(result: dict[str, Any]) -> list[str]:
         )
     if "fake_labels" in result:
         lines.append(f"classes of the samples: {result['fake_labels']}")
+    if "per_class_skipped" in result:
+        lines.append(f"per-class metrics skipped: {result['per_class_skipped']}")
     return lines
