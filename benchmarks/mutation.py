@@ -29,6 +29,7 @@ reaches (``no tests``). Survivors are either killed by a new test or listed in t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -200,6 +201,17 @@ def results(work: Path) -> dict[str, str]:
     return found
 
 
+def generated_no_mutant(work: Path, module: str) -> bool:
+    """Whether mutmut generated no mutant at all for ``module`` (its ``.meta`` names no mutated function, as for
+    ``mmd/products``): ``mutmut run`` then exits non-zero ("could not find any test case for any mutant"), which is
+    not a failed run."""
+    meta = work / "mutants" / "src" / "gankit" / f"{module}.py.meta"
+    try:
+        return not json.loads(meta.read_text()).get("hash_by_function_name")
+    except (OSError, ValueError):
+        return False
+
+
 def score_line(module: str, statuses: dict[str, str], failed: bool = False) -> str:
     counts = Counter(statuses.values())
     killed = sum(counts[s] for s in KILLED)
@@ -241,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {module}: mutmut run in {work}", flush=True)
             failed = mutmut(work, "run", "--max-children", str(args.max_children)).returncode != 0
         statuses = {name: s for name, s in results(work).items() if module_of(name) == module}
-        lines.append(score_line(module, statuses, failed and not statuses))
+        lines.append(score_line(module, statuses, failed and not statuses and not generated_no_mutant(work, module)))
         print(lines[-1], flush=True)
         if args.survivors:
             for name, status in sorted(statuses.items()):
