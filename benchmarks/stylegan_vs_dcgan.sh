@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README's StyleGAN2 / DCGAN / SNGAN table: each model trained for the same wall-clock budget on MNIST's first
+# 10k training images at 32x32, then evaluated on the 10k test images in the features of the classifier fitted on
+# the same training images (FID, KID, precision / recall), with the same number of samples.
+# The budget becomes steps per model from a short calibration run of that model (its logged images per second),
+# so that every model gets about BUDGET seconds of training; times.txt says the seconds each one took.
+# Usage: NPZ=path/to/train-first10k.npz BUDGET=600 bash benchmarks/stylegan_vs_dcgan.sh   (NAMES, OUT)
+# One thread per process: on a shared 2-core machine two OpenMP threads spin-wait and run many times slower.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUDGET=${BUDGET:-600}
+OUT=${OUT:-runs/stylegan-vs-dcgan}
+NPZ=${NPZ:-../shared/assets/mnist/train-first10k.npz}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+mkdir -p "$OUT"
+DATA="data.name=npz data.path=$NPZ data.resolution=32 eval.every=0 log.tensorboard=false"
+declare -A RUNS=(
+  [stylegan2]="mnist-stylegan"
+  [dcgan]="mnist-dcgan"
+  [sngan]="mnist-dcgan model.d_norm=none model.spectral_norm=true objective.loss=hinge optim.beta1=0.0 optim.beta2=0.9 train.n_critic=2"
+)
+STEPS_FROM_RATE='
+import json, sys
+from pathlib import Path
+import yaml
+run, budget = Path(sys.argv[1]), float(sys.argv[2])
+train = yaml.safe_load((run / "config.yaml").read_text())["train"]
+rate = [json.loads(line) for line in (run / "metrics.jsonl").open() if "images_per_s" in line][-1]["images_per_s"]
+print(max(1, round(budget * rate / (train["batch_size"] * train["n_critic"]))))
+'
+for name in ${NAMES:-stylegan2 dcgan sngan}; do
+  set -- ${RUNS[$name]}
+  preset=$1
+  shift
+  rm -rf "$OUT/$name.calibrate"
+  gankit train "$preset" $DATA "$@" train.steps=40 log.every=20 log.sample_every=1000 log.ckpt_every=1000 \
+    --out "$OUT/$name.calibrate" --quiet > /dev/null 2>&1
+  steps=$(python -c "$STEPS_FROM_RATE" "$OUT/$name.calibrate" "$BUDGET")
+  echo "$name: $steps steps for a budget of $BUDGET s" | tee -a "$OUT/times.txt"
+  start=$(date +%s)
+  gankit train "$preset" $DATA "$@" train.steps="$steps" log.ckpt_every="$steps" --out "$OUT/$name" --quiet \
+    > "$OUT/$name.train.log" 2>&1
+  echo "$name train $(($(date +%s) - start)) s" | tee -a "$OUT/times.txt"
+  gankit eval --real mnist-test@32 --fake "$OUT/$name" --features "classifier:$NPZ" --metrics fid,kid,pr \
+    --fid-bootstrap 0 --no-fid-infinity --kid-subsets 20 --quiet --json "$OUT/$name.eval.json" > "$OUT/$name.eval.log" 2>&1
+  cat "$OUT/$name.eval.log"
+done
