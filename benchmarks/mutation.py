@@ -213,11 +213,11 @@ def generated_no_mutant(work: Path, module: str) -> bool:
 
 
 def score_line(module: str, statuses: dict[str, str], failed: bool = False) -> str:
+    if failed:
+        return f"{module:32s}     no score: mutmut run failed (run the module's tests unmutated: do they pass?)"
     counts = Counter(statuses.values())
     killed = sum(counts[s] for s in KILLED)
     survived = sum(counts[s] for s in SURVIVED)
-    if failed:
-        return f"{module:32s}     no score: mutmut run failed (run the module's tests unmutated: do they pass?)"
     if killed + survived == 0:
         # mmd/products: its only operators are `@` and `.T`, for which mutmut 3 has no mutation
         return f"{module:32s}     0 mutants  (mutmut generates no mutant for this code)"

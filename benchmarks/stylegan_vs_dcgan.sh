@@ -19,14 +19,19 @@ declare -A RUNS=(
   [dcgan]="mnist-dcgan"
   [sngan]="mnist-dcgan model.d_norm=none model.spectral_norm=true objective.loss=hinge optim.beta1=0.0 optim.beta2=0.9 train.n_critic=2"
 )
+# steps per second = the logged images_per_s / the real images one iteration draws (the loop's own count)
 STEPS_FROM_RATE='
 import json, sys
 from pathlib import Path
 import yaml
+from gankit.config import config_from_dict
+from gankit.objectives import build_objective
+from gankit.training.phases import real_images_per_iteration
 run, budget = Path(sys.argv[1]), float(sys.argv[2])
-train = yaml.safe_load((run / "config.yaml").read_text())["train"]
+config = config_from_dict(yaml.safe_load((run / "config.yaml").read_text()))
+images = real_images_per_iteration(build_objective(config).phases(config.train.n_critic), config.train.batch_size)
 rate = [json.loads(line) for line in (run / "metrics.jsonl").open() if "images_per_s" in line][-1]["images_per_s"]
-print(max(1, round(budget * rate / (train["batch_size"] * train["n_critic"]))))
+print(max(1, round(budget * rate / images)))
 '
 for name in ${NAMES:-stylegan2 dcgan sngan}; do
   set -- ${RUNS[$name]}

@@ -9,7 +9,8 @@ from gankit.objectives import Batch, StepContext, StyleGANObjective
 from gankit.objectives.base import StepRandom
 
 
-def _draws_seen(offset: int, size: int, global_size: int = 16) -> list:
+def _recording_generator() -> tuple[StyleGAN2Generator, list]:
+    """A small style generator and the list into which it records the mixing draws of each mapping."""
     G = StyleGAN2Generator(16, 1, 8, w_dim=16, mapping_layers=2, channel_base=64, channel_max=8)
     seen, original = [], G.mapping_with_mixing
 
@@ -18,6 +19,11 @@ def _draws_seen(offset: int, size: int, global_size: int = 16) -> list:
         return original(z, y, mixing_prob, update_w_avg, generator, draws)
 
     G.mapping_with_mixing = recording
+    return G, seen
+
+
+def _draws_seen(offset: int, size: int, global_size: int = 16) -> list:
+    G, seen = _recording_generator()
     objective = StyleGANObjective(ObjectiveConfig(), StyleGANConfig(mixing_prob=0.9))
     random = StepRandom(torch.Generator().manual_seed(7), global_size)
     random.start_round(offset, size)
@@ -37,14 +43,7 @@ def test_each_process_draws_its_own_rows_of_the_second_latent_and_shares_the_cro
 
 def test_the_path_length_phase_mixes_styles_with_the_first_rows_of_the_rounds_draws():
     """StyleGAN2-ADA's Gpl generates through the mixing run_G, so the path lengths are those of mixed styles."""
-    G = StyleGAN2Generator(16, 1, 8, w_dim=16, mapping_layers=2, channel_base=64, channel_max=8)
-    seen, original = [], G.mapping_with_mixing
-
-    def recording(z, y=None, mixing_prob=0.9, update_w_avg=False, generator=None, draws=None):
-        seen.append(draws)
-        return original(z, y, mixing_prob, update_w_avg, generator, draws)
-
-    G.mapping_with_mixing = recording
+    G, seen = _recording_generator()
     objective = StyleGANObjective(ObjectiveConfig(), StyleGANConfig(mixing_prob=1.0, pl_weight=2.0, pl_batch_shrink=2))
     random = StepRandom(torch.Generator().manual_seed(7), 8)
     random.start_round(0, 8)

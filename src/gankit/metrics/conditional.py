@@ -265,9 +265,9 @@ def conditional_report(
             return out
         fake_labels = fake_logits.argmax(1)
         out["fake_labels"] = "predicted by the classifier (unconditional generator)"
-        counts = torch.bincount(fake_labels, minlength=num_classes)
-        need = max([2] + [PR_K + 1 for m in metrics if m == "pr"])
-        short = [c for c in range(num_classes) if counts[c] < need]
+        need = PR_K + 1 if "pr" in metrics else 2  # the fewest samples per class the per-class metrics take
+        counts = torch.bincount(fake_labels, minlength=num_classes).tolist()
+        short = [c for c, count in enumerate(counts) if count < need]
         if short and real_labels is not None:  # a generator that misses classes: per-class numbers are undefined
             out["per_class_skipped"] = (
                 f"class(es) {', '.join(map(str, short))} got fewer than {need} of the samples (the classifier's "
