@@ -96,6 +96,13 @@ def test_keys_the_family_ignores_are_refused(preset, overrides, message):
         resolve(preset, overrides)
 
 
+def test_a_discriminator_familys_keys_are_read_through_d_arch():
+    config = resolve("digits", ["model.d_arch=stylegan2", "stylegan.mbstd_group_size=8"])
+    assert config.model.arch == "dcgan" and config.stylegan.mbstd_group_size == 8
+    with pytest.raises(GankitError, match="model.d_cond=auxiliary .* use model.d_cond=projection with the stylegan2"):
+        resolve("digits", ["data.conditional=true", "model.d_arch=stylegan2", "model.d_cond=auxiliary"])
+
+
 def test_ema_half_life_gives_the_per_step_decay():
     from gankit.config import EMAConfig
 

@@ -44,6 +44,7 @@ class ModelConfig:
     """Generator and discriminator architecture (see :mod:`gankit.models`)."""
 
     arch: str = "dcgan"
+    d_arch: str = ""
     z_dim: int = 64
     width: int = 64
     d_width: int = 0
@@ -393,6 +394,11 @@ def _all_keys(section: Any) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(section))
 
 
+def discriminator_arch(model: ModelConfig) -> str:
+    """The architecture whose discriminator is built: ``model.d_arch``, or ``model.arch`` when it is empty."""
+    return model.d_arch or model.arch
+
+
 def _ignored_keys(config: Config) -> list[tuple[str, str]]:
     """(key, why) for every key set away from its default that the chosen family does not read."""
     loss, model = config.objective.loss, config.model
@@ -419,10 +425,10 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
         found += _set_away_from_default(config.objective, ("ac_weight",), "objective", why)
     if model.arch != "mlp":
         found += _set_away_from_default(model, ("depth",), "model", f"model.arch={model.arch} (depth is MLP-only)")
-    if model.arch != "stylegan2":
+    if "stylegan2" not in (model.arch, discriminator_arch(model)):
         why = f"model.arch={model.arch}"
         found += _set_away_from_default(config.stylegan, _all_keys(config.stylegan), "stylegan", why)
-    if model.arch != "biggan":
+    if "biggan" not in (model.arch, discriminator_arch(model)):
         found += _set_away_from_default(config.biggan, _all_keys(config.biggan), "biggan", f"model.arch={model.arch}")
     return found
 
@@ -460,9 +466,9 @@ def validate(config: Config) -> None:
         ),
         (config.objective.ac_weight >= 0, "objective.ac_weight must be >= 0"),
         (
-            config.model.d_cond != "auxiliary" or config.model.arch in AUXILIARY_ARCHS,
-            f"model.d_cond=auxiliary (AC-GAN) is built for model.arch in {', '.join(AUXILIARY_ARCHS)}; "
-            f"use model.d_cond=projection with model.arch={config.model.arch}",
+            config.model.d_cond != "auxiliary" or discriminator_arch(config.model) in AUXILIARY_ARCHS,
+            f"model.d_cond=auxiliary (AC-GAN) is built for discriminators in {', '.join(AUXILIARY_ARCHS)}; "
+            f"use model.d_cond=projection with the {discriminator_arch(config.model)} discriminator",
         ),
         (
             config.model.d_cond != "auxiliary" or config.objective.loss in ADVERSARIAL_LOSS_NAMES,

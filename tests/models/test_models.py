@@ -101,3 +101,17 @@ def test_registry_matches_data_kind():
         build_generator(ModelConfig(arch="vit"), (1, 16, 16))
     D = build_discriminator(ModelConfig(arch="dcgan", width=8, d_width=16), (1, 16, 16))
     assert D.net[0].out_channels == 16
+
+
+def test_d_arch_builds_another_familys_discriminator():
+    from gankit.models import StyleGAN2Discriminator, StyleGAN2Generator
+
+    hybrid = ModelConfig(arch="stylegan2", d_arch="dcgan", width=8)
+    assert isinstance(build_generator(hybrid, (1, 32, 32)), StyleGAN2Generator)
+    D = build_discriminator(hybrid, (1, 32, 32))
+    assert isinstance(D, DCGANDiscriminator) and D.net[0].out_channels == 8
+    assert isinstance(build_discriminator(ModelConfig(arch="stylegan2"), (1, 32, 32)), StyleGAN2Discriminator)
+    with pytest.raises(GankitError, match="unknown model.d_arch 'vit'; valid architectures"):
+        build_discriminator(ModelConfig(arch="dcgan", d_arch="vit"), (1, 16, 16))
+    with pytest.raises(GankitError, match="model.d_arch=mlp is for vectors"):
+        build_discriminator(ModelConfig(arch="dcgan", d_arch="mlp"), (1, 16, 16))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gankit.config import Config, ModelConfig
+from gankit.config import Config, ModelConfig, discriminator_arch
 from gankit.errors import GankitError
 from gankit.models.base import Discriminator, Generator, count_parameters
 from gankit.models.biggan import BigGANDiscriminator, BigGANGenerator
@@ -133,14 +133,14 @@ REGISTRY: dict[str, Architecture] = {
 ARCHITECTURES = tuple(REGISTRY)
 
 
-def _architecture(config: ModelConfig, data_shape: Shape) -> Architecture:
-    if config.arch not in REGISTRY:
-        raise GankitError(f"unknown model.arch '{config.arch}'; valid architectures: {', '.join(REGISTRY)}")
-    entry = REGISTRY[config.arch]
+def _architecture(arch: str, data_shape: Shape, key: str = "model.arch") -> Architecture:
+    if arch not in REGISTRY:
+        raise GankitError(f"unknown {key} '{arch}'; valid architectures: {', '.join(REGISTRY)}")
+    entry = REGISTRY[arch]
     if entry.data == "vectors" and len(data_shape) != 1:
-        raise GankitError(f"model.arch={config.arch} is for vectors; this data set has shape {data_shape}: use dcgan")
+        raise GankitError(f"{key}={arch} is for vectors; this data set has shape {data_shape}: use dcgan")
     if entry.data == "images" and len(data_shape) != 3:
-        raise GankitError(f"model.arch={config.arch} is for images; this data set has shape {data_shape}: use mlp")
+        raise GankitError(f"{key}={arch} is for images; this data set has shape {data_shape}: use mlp")
     return entry
 
 
@@ -154,19 +154,22 @@ def build_generator(config: Config | ModelConfig, data_shape: Shape, num_classes
     on ``num_classes`` classes when > 0, spectrally normalised when ``model.g_spectral_norm`` (Miyato et al.
     2018; Zhang et al. 2019)."""
     config = _as_config(config)
-    generator = _architecture(config.model, data_shape).generator(config, data_shape, num_classes)
+    generator = _architecture(config.model.arch, data_shape).generator(config, data_shape, num_classes)
     return apply_spectral_norm(generator, config.model.sn_iters) if config.model.g_spectral_norm else generator
 
 
 def build_discriminator(config: Config | ModelConfig, data_shape: Shape, num_classes: int = 0) -> Discriminator:
-    """The discriminator of ``config``; ``model.d_width`` (0: ``model.width``) sets its width,
+    """The discriminator of ``config``: that of ``model.d_arch`` (empty: ``model.arch``), so one family's generator
+    can train against another's discriminator; ``model.d_width`` (0: ``model.width``) sets its width,
     ``model.spectral_norm`` normalises every weight layer (Miyato et al. 2018), and ``model.pack`` m > 1 makes it
     judge m samples at once (PacGAN, Lin et al. 2018: :class:`gankit.models.packing.PackedDiscriminator`)."""
     config = _as_config(config)
     pack = config.model.pack
     if pack > 1 and num_classes:
         raise GankitError(f"model.pack={pack} packs unconditional samples; set data.conditional=false or model.pack=1")
-    entry = _architecture(config.model, data_shape)
+    entry = _architecture(
+        discriminator_arch(config.model), data_shape, "model.d_arch" if config.model.d_arch else "model.arch"
+    )
     discriminator = entry.discriminator(config, packed_shape(data_shape, pack), num_classes)
     if config.model.spectral_norm:
         discriminator = apply_spectral_norm(discriminator, config.model.sn_iters)
