@@ -16,6 +16,7 @@ mkdir -p "$OUT"
 DATA="data.name=npz data.path=$NPZ data.resolution=32 eval.every=0 log.tensorboard=false"
 declare -A RUNS=(
   [stylegan2]="mnist-stylegan"
+  [stylegan2-own-d]="mnist-stylegan model.d_arch=stylegan2 optim.lr_d=0.0025"
   [dcgan]="mnist-dcgan"
   [sngan]="mnist-dcgan model.d_norm=none model.spectral_norm=true objective.loss=hinge optim.beta1=0.0 optim.beta2=0.9 train.n_critic=2"
 )
@@ -33,7 +34,7 @@ images = real_images_per_iteration(build_objective(config).phases(config.train.n
 rate = [json.loads(line) for line in (run / "metrics.jsonl").open() if "images_per_s" in line][-1]["images_per_s"]
 print(max(1, round(budget * rate / images)))
 '
-for name in ${NAMES:-stylegan2 dcgan sngan}; do
+for name in ${NAMES:-stylegan2 stylegan2-own-d dcgan sngan}; do
   set -- ${RUNS[$name]}
   preset=$1
   shift
