@@ -115,13 +115,13 @@ def test_float64_samples_give_the_same_subset_estimate():
 
 def test_products_go_to_blas_from_the_work_threshold_on(monkeypatch):
     calls = []
-    real_gram = kid_module.gram
+    real_gram = kid_module.lower_gram
 
     def spy(A):
         calls.append(A.shape)
         return real_gram(A)
 
-    monkeypatch.setattr(kid_module, "gram", spy)
+    monkeypatch.setattr(kid_module, "lower_gram", spy)
     monkeypatch.setattr(kid_module, "BLAS_MIN_WORK", 400)
     Z = gaussian(10, 4, 12).float()
     at_threshold = kid_module.stacked_mmd2(Z, 5)  # 10^2 * 4 = 400 multiply-adds: BLAS
@@ -183,3 +183,13 @@ def test_small_sample_errors_in_full():
         kid(bad, x, subset_size=10)
     with pytest.raises(GankitError, match="^the second feature set: NaN or Inf"):
         kid(x, bad, subset_size=10)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 10, 128])
+def test_strict_lower_kernel_sum_reads_only_the_strict_lower_triangle(chunk):
+    """Chunks of rows (a rectangle left of each diagonal block plus its strict lower part) add up to the sum over
+    i > j; the diagonal and upper triangle, which syrk leaves unset, are never read (NaN there changes nothing)."""
+    dot = torch.randn(10, 10, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    expected = float(((dot / 4 + 1) ** 3).tril(-1).sum())
+    poisoned = dot.tril(-1) + torch.full_like(dot, float("nan")).triu()
+    assert kid_module.strict_lower_kernel_sum(poisoned, 4, chunk=chunk) == pytest.approx(expected, rel=1e-12)
