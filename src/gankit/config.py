@@ -146,7 +146,9 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     """Length, batch, alternation and numerics of the training loop. ``batch_size`` is the global batch (split
-    over the processes of a torchrun job); ``sync_bn`` turns batch norm into SyncBatchNorm under torchrun."""
+    over the processes of a torchrun job); ``sync_bn`` turns batch norm into SyncBatchNorm under torchrun;
+    ``channels_last`` stores image networks' weights and the real batches in channels-last memory order
+    (NHWC strides), which oneDNN's CPU convolutions and cuDNN's tensor-core kernels run without reordering."""
 
     steps: int = 2000
     batch_size: int = 64
@@ -156,6 +158,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"
     sync_bn: bool = False
+    channels_last: bool = False
 
 
 @dataclass

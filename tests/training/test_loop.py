@@ -57,9 +57,11 @@ def strip_timing(records):
     return [{k: v for k, v in r.items() if k != "images_per_s"} for r in records]
 
 
-@pytest.mark.parametrize("preset", ["digits", "ring-ns"])
-def test_interrupted_and_resumed_run_equals_straight_run(tmp_path, preset, monkeypatch):
-    steps = ["train.steps=10", "log.ckpt_every=4", "log.every=2"]
+@pytest.mark.parametrize(
+    ("preset", "extra"), [("digits", []), ("ring-ns", []), ("digits", ["train.channels_last=true"])]
+)
+def test_interrupted_and_resumed_run_equals_straight_run(tmp_path, preset, extra, monkeypatch):
+    steps = ["train.steps=10", "log.ckpt_every=4", "log.every=2", *extra]
     straight = Trainer(tiny(preset, *steps), tmp_path / "straight")
     straight.fit()
 
@@ -84,6 +86,37 @@ def test_interrupted_and_resumed_run_equals_straight_run(tmp_path, preset, monke
     assert resumed.step == 10
     assert_same_state(straight.state_dict(), resumed.state_dict())
     assert strip_timing(read_metrics(tmp_path / "straight")) == strip_timing(read_metrics(tmp_path / "interrupted"))
+
+
+def test_channels_last_trains_the_same_networks_in_nhwc_order(tmp_path):
+    """The weights and real batches are channels-last, and stay so through Adam steps; the run computes the same
+    function as the default memory order up to float rounding (other convolution kernels)."""
+    import numpy as np
+
+    rgb = np.random.default_rng(0).integers(0, 256, (48, 8, 8, 3), dtype=np.uint8)
+    np.savez(tmp_path / "rgb.npz", x=rgb)
+    data = ["data.name=npz", f"data.path={tmp_path / 'rgb.npz'}", "eval.every=0"]
+    runs = {}
+    for name in ("nchw", "nhwc"):
+        config = tiny("digits", *data, "train.steps=3", f"train.channels_last={name == 'nhwc'}")
+        trainer = Trainer(config, tmp_path / name)
+        trainer.fit()
+        runs[name] = trainer
+    conv = next(p for p in runs["nhwc"].G.parameters() if p.ndim == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    real = runs["nhwc"]._batch("all", None).real
+    assert real.is_contiguous(memory_format=torch.channels_last) and not real.is_contiguous()
+    for key in ("G", "D"):
+        a, b = runs["nchw"].state_dict()[key], runs["nhwc"].state_dict()[key]
+        for name in a:
+            torch.testing.assert_close(b[name], a[name], rtol=1e-4, atol=1e-5, msg=f"{key}.{name}")
+
+
+def test_channels_last_is_refused_for_vectors(tmp_path):
+    from gankit.errors import GankitError
+
+    with pytest.raises(GankitError, match="train.channels_last is a memory order for images; this data set has shape"):
+        Trainer(tiny("ring-ns", "train.channels_last=true"), tmp_path)
 
 
 def test_resume_from_periodic_checkpoint_drops_later_log_lines(tmp_path):

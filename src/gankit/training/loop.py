@@ -149,6 +149,15 @@ class Trainer:
             if self.objective.uses_discriminator
             else None
         )
+        if config.train.channels_last:
+            if len(self.stream.shape) != 3:
+                raise GankitError(
+                    f"train.channels_last is a memory order for images; this data set has shape {self.stream.shape}"
+                    ": set train.channels_last=false"
+                )
+            for network in (self.G, self.D):
+                if network is not None:
+                    network.to(memory_format=torch.channels_last)
         if config.train.sync_bn:
             self.G = convert_sync_batchnorm(self.G, self.context)
             self.D = None if self.D is None else convert_sync_batchnorm(self.D, self.context)
@@ -231,6 +240,8 @@ class Trainer:
         if previous is not None and draws == "latents":
             return previous.with_latents(z, y_fake)
         real, y_real = self.stream.next()
+        if self.config.train.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
         y_real = y_real if self.num_classes else None
         return Batch(real, y_real, z, y_fake, offset=self.context.rank * self.local_batch)
 
