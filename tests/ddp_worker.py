@@ -51,8 +51,10 @@ GRADIENTS = {
     "smmd": ("ring-mmdgan", ["objective.loss=smmd", "objective.gp=0", "train.n_critic=2", "model.d_out=4"]),
     "gmmn": ("ring-gmmn", ["mmd.bandwidths=[0.1,0.5]"]),
 }
-# A model with buffers: batch norm in G (DCGAN), spectral norm in D, on 8x8 digits.
+# A model with buffers: batch norm in G (DCGAN), spectral norm in D, on 8x8 digits; its weights channels-last, so
+# that DDP's gradient buckets meet NHWC parameters too.
 BUFFERS = [
+    "train.channels_last=true",
     "data.resolution=8",
     "model.width=8",
     "model.z_dim=8",

@@ -132,6 +132,8 @@ def test_buffers_are_identical_on_every_process(two_processes):
     running = [v for k, v in states[0]["G"].items() if k.endswith("running_var")]
     assert running and not all(torch.equal(v, torch.ones_like(v)) for v in running)  # BN statistics moved
     assert any(k.endswith("_u") for k in states[0]["D"])  # spectral norm's vectors are among them
+    nhwc = [v for v in states[0]["G"].values() if v.ndim == 4 and v.shape[1] > 1]
+    assert nhwc and all(v.is_contiguous(memory_format=torch.channels_last) and not v.is_contiguous() for v in nhwc)
 
 
 def test_parameter_reach_ties_missed_parameters_and_gives_back_none():
