@@ -22,6 +22,9 @@ measurement holds every lazy phase equally often; the numbers are per-iteration 
     python benchmarks/train_step.py [--iters 3] [--batch 64] [--only dcgan32,sngan32,stylegan32,...] [--device cpu]
                                     [--rounds R]
 
+The ResNet setups train channels-last (``train.channels_last=true``, as the CIFAR-10 presets do); their row
+``gankit-nchw`` is the same setup in the default memory order, and torch-mimicry runs as it ships (NCHW).
+
 ``--rounds R`` measures the loops R times in alternation (gankit, minimal, mimicry, gankit, ...) and reports each
 loop's median round and the overhead of every round: on a shared machine the slow spells then fall on both loops.
 
@@ -56,7 +59,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 DCGAN = ["model.arch=dcgan", "model.width=64", "model.z_dim=100", "objective.loss=ns", "train.n_critic=1"]
-RESNET = ["model.arch=resnet", "model.d_width=128", "model.z_dim=128", "train.n_critic=5"]
+# channels-last weights and batches, as the CIFAR-10 presets (cifar10-sngan, cifar10-wgan-gp) train
+RESNET = ["model.arch=resnet", "model.d_width=128", "model.z_dim=128", "train.n_critic=5", "train.channels_last=true"]
+CHANNELS_LAST = "train.channels_last=true"
 SETUPS = {
     "dcgan32": DCGAN,
     "sngan32": [*RESNET, "model.width=256", "model.spectral_norm=true", "objective.loss=hinge"],
@@ -300,13 +305,17 @@ def child(setup: str, mode: str, iters: int, batch: int, device: str = "cpu") ->
         shape = (batch * 8, 32, 32, 3) if channels == 3 else (batch * 8, 32, 32)
         images = rng.integers(0, 256, shape, dtype=np.uint8)
         np.savez(data, x=images, y=rng.integers(0, 10, len(images)))
+        if mode == "gankit-nchw":  # the same setup in the default memory order
+            overrides = [o for o in overrides if o != CHANNELS_LAST]
         trainer = Trainer(make_config(overrides, data, batch, device, preset), Path(tmp) / "run")
-        real = trainer.stream.next()[0]
+        real = trainer.stream.next()[0]  # NCHW, as torch-mimicry gets it
         n_critic = trainer.config.train.n_critic
         period = math.lcm(*(phase.spec.interval for phase in trainer.phases))
-        if mode == "gankit":
+        if mode in ("gankit", "gankit-nchw"):
             step = trainer.train_step
         elif mode == "minimal":
+            if trainer.config.train.channels_last:  # the minimal loop gets the batch in the trainer's memory order
+                real = real.contiguous(memory_format=torch.channels_last)
             step = (minimal_stylegan_step if setup in PRESETS else minimal_step)(trainer, real)
         else:
             del trainer
@@ -399,9 +408,10 @@ def main() -> None:
     print(f"fp32 matmul 2048^3: {peak:.1f} GFLOP/s; torch-mimicry {'found' if has_mimicry else 'not installed'}")
     memory = "GPU MB" if args.device.startswith("cuda") else "RSS MB"
     columns = ("s/iter", "img/s", "GFLOP/it", "GFLOP/s", "of peak", memory, "vs gankit")
-    print(f"{'setup':<10} {'loop':<8} " + " ".join(f"{c:>9}" for c in columns))
+    print(f"{'setup':<10} {'loop':<11} " + " ".join(f"{c:>9}" for c in columns))
     for setup in [s for s in SETUPS if s in chosen]:
-        modes = ["gankit", "minimal"] + (["mimicry"] if has_mimicry and setup in MIMICRY else [])
+        modes = ["gankit", "minimal"] + (["gankit-nchw"] if CHANNELS_LAST in SETUPS[setup] else [])
+        modes += ["mimicry"] if has_mimicry and setup in MIMICRY else []
         # rounds alternate the loops (gankit, minimal, ..., gankit, minimal, ...) so that a shared machine's slow
         # spells fall on both; each loop's row is its median round
         rounds = [{mode: run_child(setup, mode, args.iters, args.batch, args.device) for mode in modes}]
@@ -422,7 +432,7 @@ def main() -> None:
             rate = r["gflops"] / r["seconds"]
             ratio = r["seconds"] / results["gankit"]["seconds"]
             print(
-                f"{setup:<10} {mode:<8} {r['seconds']:9.3f} {r['images_per_s']:9.1f} {r['gflops']:9.2f} "
+                f"{setup:<10} {mode:<11} {r['seconds']:9.3f} {r['images_per_s']:9.1f} {r['gflops']:9.2f} "
                 f"{rate:9.1f} {rate / peak:9.1%} {r['peak_rss_mb']:9.0f} {ratio:9.3f}"
             )
         overhead = results["gankit"]["seconds"] / results["minimal"]["seconds"] - 1
