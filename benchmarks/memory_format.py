@@ -3,7 +3,7 @@
 ``train.channels_last=true`` stores the networks' weights and the real batches channels-last; oneDNN's CPU
 convolutions and cuDNN's tensor-core kernels then run without reordering their operands. This script times what
 that buys for each preset's networks, alternating the two orders (NCHW, NHWC, NCHW, NHWC) and keeping the faster
-of the two timings of each, and checks that both orders compute the same images and logits.
+of the two timings of each, and checks that both orders compute the same logits.
 
     python benchmarks/memory_format.py [--repeats 3] [--device cpu] [--presets cifar10-sngan,mnist-dcgan,...]
 """
@@ -19,7 +19,8 @@ import torch
 from gankit.config import resolve
 from gankit.models import build_discriminator, build_generator
 
-# preset (with overrides) -> (image shape, batch, classes): each preset's own data shape and batch size
+# case name (the preset, then its overrides) -> (overrides, image shape, batch, classes): the preset's own data shape
+# and batch size
 CASES = {
     "cifar10-sngan": ([], (3, 32, 32), 64, 0),
     "cifar10-wgan-gp": ([], (3, 32, 32), 64, 0),

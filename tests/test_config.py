@@ -88,6 +88,16 @@ def test_unknown_top_level_key_in_dict():
         ("digits", ["mmd.kernel=gaussian"], "mmd.kernel is set but objective.loss=ns ignores it"),
         ("digits", ["model.depth=5"], "model.depth is set but model.arch=dcgan"),
         ("digits", ["biggan.shared_dim=64"], "biggan.shared_dim is set but model.arch=dcgan"),
+        # a hybrid reads the generator-side keys of G's family and the discriminator-side ones of D's family
+        (
+            "mnist-stylegan",
+            ["stylegan.mbstd_group_size=8"],
+            "stylegan.mbstd_group_size is set but model.arch=stylegan2 with model.d_arch=dcgan ignores it",
+        ),
+        ("digits", ["model.d_arch=stylegan2", "stylegan.mixing_prob=0.5"], "stylegan.mixing_prob is set but"),
+        ("digits", ["model.d_arch=biggan", "biggan.shared_dim=64"], "biggan.shared_dim is set but model.arch=dcgan"),
+        ("ring-gmmn", ["model.d_arch=dcgan"], "model.d_arch is set but objective.loss=gmmn"),
+        ("digits", ["model.d_arch=ssmlp"], "model.arch=ssmlp builds both networks of the K\\+1-class GAN"),
         ("digits", ["train.batch_size=30", "train.accumulate=4"], "not divisible by train.accumulate=4"),
     ],
 )
@@ -97,8 +107,10 @@ def test_keys_the_family_ignores_are_refused(preset, overrides, message):
 
 
 def test_a_discriminator_familys_keys_are_read_through_d_arch():
-    config = resolve("digits", ["model.d_arch=stylegan2", "stylegan.mbstd_group_size=8"])
+    config = resolve("digits", ["model.d_arch=stylegan2", "stylegan.mbstd_group_size=8", "stylegan.channel_max=64"])
     assert config.model.arch == "dcgan" and config.stylegan.mbstd_group_size == 8
+    config = resolve("mnist-stylegan", ["stylegan.d_residual=true", "biggan.d_attention=0"])  # defaults: no error
+    assert config.stylegan.channel_max == 32
     with pytest.raises(GankitError, match="model.d_cond=auxiliary .* use model.d_cond=projection with the stylegan2"):
         resolve("digits", ["data.conditional=true", "model.d_arch=stylegan2", "model.d_cond=auxiliary"])
 

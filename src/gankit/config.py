@@ -397,6 +397,14 @@ def _all_keys(section: Any) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(section))
 
 
+# A family's own section: (section, keys only its discriminator reads, keys both networks read); the other keys are
+# read by its generator or by its objective, which follows model.arch.
+FAMILY_SECTIONS = {
+    "stylegan2": ("stylegan", {"mbstd_group_size", "mbstd_features", "d_residual"}, {"channel_base", "channel_max"}),
+    "biggan": ("biggan", {"d_attention"}, {"init"}),
+}
+
+
 def discriminator_arch(model: ModelConfig) -> str:
     """The architecture whose discriminator is built: ``model.d_arch``, or ``model.arch`` when it is empty."""
     return model.d_arch or model.arch
@@ -412,7 +420,7 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
         if loss == "gmmn":
             why = "objective.loss=gmmn (no discriminator)"
             found += _set_away_from_default(config.objective, ("gp",), "objective", why)
-            d_keys = ("d_width", "d_norm", "spectral_norm", "d_out", "d_cond", "pack")
+            d_keys = ("d_arch", "d_width", "d_norm", "spectral_norm", "d_out", "d_cond", "pack")
             found += _set_away_from_default(model, d_keys, "model", why)
     else:
         found += _set_away_from_default(config.mmd, _all_keys(config.mmd), "mmd", f"objective.loss={loss}")
@@ -428,11 +436,16 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
         found += _set_away_from_default(config.objective, ("ac_weight",), "objective", why)
     if model.arch != "mlp":
         found += _set_away_from_default(model, ("depth",), "model", f"model.arch={model.arch} (depth is MLP-only)")
-    if "stylegan2" not in (model.arch, discriminator_arch(model)):
-        why = f"model.arch={model.arch}"
-        found += _set_away_from_default(config.stylegan, _all_keys(config.stylegan), "stylegan", why)
-    if "biggan" not in (model.arch, discriminator_arch(model)):
-        found += _set_away_from_default(config.biggan, _all_keys(config.biggan), "biggan", f"model.arch={model.arch}")
+    why = f"model.arch={model.arch}" + (f" with model.d_arch={model.d_arch}" if model.d_arch else "")
+    for arch, (name, d_only, shared) in FAMILY_SECTIONS.items():
+        g_reads, d_reads = model.arch == arch, discriminator_arch(model) == arch
+        section = getattr(config, name)
+        unread = [
+            key
+            for key in _all_keys(section)
+            if not (d_reads if key in d_only else (g_reads or d_reads) if key in shared else g_reads)
+        ]
+        found += _set_away_from_default(section, tuple(unread), name, why)
     return found
 
 
@@ -540,6 +553,11 @@ def validate(config: Config) -> None:
         (
             config.eval.every == 0 or config.data.name not in defaults.TOY_DATASETS,
             "eval.every needs image data; toy runs measure mode coverage (gankit experiment mixtures)",
+        ),
+        (
+            config.model.arch == discriminator_arch(config.model)
+            or SEMISUPERVISED_ARCH not in (config.model.arch, discriminator_arch(config.model)),
+            f"model.arch={SEMISUPERVISED_ARCH} builds both networks of the K+1-class GAN; set model.d_arch empty",
         ),
         (
             (config.objective.loss == SEMISUPERVISED_LOSS) == (config.model.arch == SEMISUPERVISED_ARCH),

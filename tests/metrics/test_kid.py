@@ -105,8 +105,8 @@ def test_subset_mmd2_and_kernel_sum_use_the_kernel_they_are_given():
 
 
 def test_float64_samples_give_the_same_subset_estimate():
-    # the within-sample diagonal is read after the full block: with float64 inner products (no dtype
-    # conversion, hence no copy) the kernel must not have been evaluated in place on them
+    # float64 samples keep float64 inner products (no conversion to float32): the estimate equals the float64
+    # reference to rounding, and float32 samples to float32 rounding
     X, Y = gaussian(9, 5, 17), gaussian(7, 5, 18, shift=0.3)
     expected = sklearn_unbiased_mmd2(X, Y, 3, 1 / 5, 1)
     assert kid_module.subset_mmd2(X, Y) == pytest.approx(expected, rel=1e-12)
@@ -188,7 +188,7 @@ def test_small_sample_errors_in_full():
 @pytest.mark.parametrize("chunk", [1, 3, 10, 128])
 def test_strict_lower_kernel_sum_reads_only_the_strict_lower_triangle(chunk):
     """Chunks of rows (a rectangle left of each diagonal block plus its strict lower part) add up to the sum over
-    i > j; the diagonal and upper triangle, which syrk leaves unset, are never read (NaN there changes nothing)."""
+    i > j; nothing on or above the diagonal, which syrk leaves unset, reaches the sum (NaN there changes nothing)."""
     dot = torch.randn(10, 10, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     expected = float(((dot / 4 + 1) ** 3).tril(-1).sum())
     poisoned = dot.tril(-1) + torch.full_like(dot, float("nan")).triu()

@@ -102,8 +102,9 @@ def test_channels_last_trains_the_same_networks_in_nhwc_order(tmp_path):
         trainer = Trainer(config, tmp_path / name)
         trainer.fit()
         runs[name] = trainer
-    conv = next(p for p in runs["nhwc"].G.parameters() if p.ndim == 4)
-    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    for network in (runs["nhwc"].G, runs["nhwc"].D):
+        conv = next(p for p in network.parameters() if p.ndim == 4)
+        assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
     real = runs["nhwc"]._batch("all", None).real
     assert real.is_contiguous(memory_format=torch.channels_last) and not real.is_contiguous()
     for key in ("G", "D"):

@@ -64,9 +64,9 @@ def kernel_sum(dot: torch.Tensor, dim: int, kernel: PolynomialKernel = KID_KERNE
 def strict_lower_kernel_sum(
     dot: torch.Tensor, dim: int, kernel: PolynomialKernel = KID_KERNEL, chunk: int = ROW_CHUNK
 ) -> float:
-    """sum over i > j of the kernel of a square inner-product matrix, reading only its strict lower triangle
-    (the upper one may be unset): rows in chunks, each the rectangle left of its diagonal block plus that block's
-    strict lower part, so about half the entries are evaluated."""
+    """sum over i > j of the kernel of a square inner-product matrix whose upper triangle may be unset: rows in
+    chunks, each the rectangle left of its diagonal block plus that block, evaluated whole and masked to its strict
+    lower part before the sum (so nothing on or above the diagonal reaches it), about half the entries in all."""
     total = 0.0
     for start in range(0, len(dot), chunk):
         stop = min(start + chunk, len(dot))
