@@ -22,15 +22,17 @@ measurement holds every lazy phase equally often; the numbers are per-iteration 
     python benchmarks/train_step.py [--iters 3] [--batch 64] [--only dcgan32,sngan32,stylegan32,...] [--device cpu]
                                     [--rounds R]
 
-The ResNet setups train channels-last (``train.channels_last=true``, as the CIFAR-10 presets do); their row
+The ResNet setups train channels-last (``train.channels_last=true``, as ``cifar10-sngan`` and ``cifar10-wgan-gp``
+do); their row
 ``gankit-nchw`` is the same setup in the default memory order, and torch-mimicry runs as it ships (NCHW).
 
-``--rounds R`` measures the loops R times in alternation (gankit, minimal, mimicry, gankit, ...) and reports each
-loop's median round and the overhead of every round: on a shared machine the slow spells then fall on both loops.
+``--rounds R`` measures the loops R times in alternation, each round starting with the next loop, and reports the
+overhead of every round and the rows of the round of median overhead: on a shared machine the slow spells then fall
+on all the loops.
 
 ``--device cuda`` runs every measurement on the GPU (peak memory is then torch's CUDA peak); the StyleGAN2 row
 then trains in gankit's mixed precision (``train.precision=bf16``, autocast over the whole forward, as the minimal
-loop does); gankit has no channels-last option, so neither loop uses it.
+loop does) and channels-last (``train.channels_last=true``; the minimal loop gets the batch in the same order).
 
 torch-mimicry's package ``__init__`` imports TensorFlow; install it with ``pip install --no-deps
 torch-mimicry`` and this script loads only its network modules, without running that ``__init__``.
@@ -295,8 +297,10 @@ def child(setup: str, mode: str, iters: int, batch: int, device: str = "cpu") ->
         overrides = [*BIGGAN, *BIGGAN_TRICKS[setup.split(":")[1]]]
     elif setup in PRESETS:
         preset, batch, channels = PRESETS[setup]
-        # on a GPU, gankit's mixed precision (its only one: bf16 autocast); fp32 on the CPU
-        overrides = [*SETUPS[setup], *(["train.precision=bf16"] if device.startswith("cuda") else [])]
+        # on a GPU, gankit's mixed precision (its only one: bf16 autocast) and channels-last, as StyleGAN2-ADA's
+        # GPU configurations train; fp32 and the default memory order on the CPU
+        gpu = ["train.precision=bf16", CHANNELS_LAST] if device.startswith("cuda") else []
+        overrides = [*SETUPS[setup], *gpu]
     else:
         overrides = SETUPS.get(setup) or [*DCGAN, "model.d_norm=none", *REGULARIZERS[setup.split(":")[1]]]
     with tempfile.TemporaryDirectory() as tmp:
@@ -366,11 +370,14 @@ def matmul_gflops(n: int = 2048, repeats: int = 10, rounds: int = 5, device: str
     return 2 * n**3 * repeats / best / 1e9
 
 
-def median_round(measurements: list[dict]) -> dict:
-    """The measurement whose mean time per iteration is the median of the rounds (the lower middle one for an even
-    count), with the fastest period over all rounds."""
-    ordered = sorted(measurements, key=lambda r: r["seconds"])
-    return ordered[(len(ordered) - 1) // 2] | {"best_seconds": min(r["best_seconds"] for r in measurements)}
+def median_round(rounds: list[dict[str, dict]]) -> dict[str, dict]:
+    """The round whose overhead of gankit over the minimal loop is the median of the rounds (the lower middle one
+    for an even count), every loop's row from that one round; the fastest period is each loop's over all rounds."""
+    ordered = sorted(rounds, key=lambda r: r["gankit"]["seconds"] / r["minimal"]["seconds"])
+    chosen = ordered[(len(ordered) - 1) // 2]
+    return {
+        mode: r | {"best_seconds": min(each[mode]["best_seconds"] for each in rounds)} for mode, r in chosen.items()
+    }
 
 
 def run_child(setup: str, mode: str, iters: int, batch: int, device: str = "cpu") -> dict:
@@ -412,14 +419,14 @@ def main() -> None:
     for setup in [s for s in SETUPS if s in chosen]:
         modes = ["gankit", "minimal"] + (["gankit-nchw"] if CHANNELS_LAST in SETUPS[setup] else [])
         modes += ["mimicry"] if has_mimicry and setup in MIMICRY else []
-        # rounds alternate the loops (gankit, minimal, ..., gankit, minimal, ...) so that a shared machine's slow
-        # spells fall on both; each loop's row is its median round
-        rounds = [{mode: run_child(setup, mode, args.iters, args.batch, args.device) for mode in modes}]
-        rounds += [
-            {mode: run_child(setup, mode, args.iters, args.batch, args.device) for mode in modes}
-            for _ in range(args.rounds - 1)
-        ]
-        results = {mode: median_round([r[mode] for r in rounds]) for mode in modes}
+        # rounds alternate the loops, each round starting one loop later (gankit, minimal, ...; minimal, ...,
+        # gankit; ...), so that a shared machine's slow spells fall on all of them; the rows are the median round's
+        rounds = []
+        for index in range(args.rounds):
+            order = modes[index % len(modes) :] + modes[: index % len(modes)]
+            measured = {mode: run_child(setup, mode, args.iters, args.batch, args.device) for mode in order}
+            rounds.append({mode: measured[mode] for mode in modes})
+        results = median_round(rounds)
         first = results["gankit"]
         if setup in PRESETS or first["period"] > 1:
             precision = "bf16 autocast" if args.device.startswith("cuda") and setup in PRESETS else "fp32"
@@ -447,7 +454,7 @@ def main() -> None:
             print(
                 f"{setup:<10} overhead in each of {len(rounds)} alternating rounds: "
                 + ", ".join(f"{o:+.1%}" for o in each)
-                + f"; median {float(np.median(each)):+.1%}"
+                + f"; the rows above are the round of median overhead ({sorted(each)[(len(each) - 1) // 2]:+.1%})"
             )
     if "regularizers" in chosen:
         print("\nregularizer cost on the DCGAN-32 (no batch norm in D), time per iteration relative to plain")
