@@ -46,6 +46,7 @@ def main() -> None:
         for checkpoint in list_checkpoints(run / "checkpoints"):
             line = []
             for ema in (False, True):
+                torch.manual_seed(0)  # StyleGAN2's noise inputs draw from the global generator
                 images = generate(load_generator(checkpoint, ema=ema), args.n, seed=1)
                 with torch.no_grad():
                     probabilities = classifier(to_uint8(images))[1].softmax(1)
