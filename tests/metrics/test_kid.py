@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -46,12 +47,13 @@ def test_subset_larger_than_sample_names_the_option():
         kid(gaussian(50, 4, 0), gaussian(500, 4, 1), subset_size=100)
 
 
-@pytest.mark.parametrize("path", ["blas", "torch"])
+@pytest.mark.parametrize("path", ["numpy", "torch"])
 def test_float32_features_give_the_float64_kid_subset_for_subset(path, monkeypatch):
     # oracle: torch-fidelity on the same numbers in float64 (same subsets); the float32 inner products keep
     # about 1e-7 (torch-fidelity's own float32 evaluation is off by ~1e-5 on such features)
     metric_kid = pytest.importorskip("torch_fidelity.metric_kid")
-    if path == "torch":
+    if path == "torch":  # the path of tensors on a GPU, run on the CPU
+        monkeypatch.setattr(kid_module, "CPU_IN_NUMPY", False)
         monkeypatch.setattr(kid_module, "BLAS_MIN_WORK", 2**62)
     x, y = gaussian(1100, 512, 3).abs().float(), (gaussian(1100, 512, 4, shift=0.05).abs() * 1.05).float()
     theirs = metric_kid.kid_features_to_metric(
@@ -139,7 +141,7 @@ def test_defaults_are_100_subsets_of_1000_with_seed_2020(monkeypatch):
 
     def fingerprint(Z, m):
         sizes.append(m)
-        return float((Z[:m] * torch.arange(1, m + 1)[:, None]).sum() - Z[m:].square().sum())
+        return float((Z[:m] * np.arange(1, m + 1)[:, None]).sum() - (Z[m:] ** 2).sum())
 
     monkeypatch.setattr(kid_module, "stacked_mmd2", fingerprint)
     x, y = gaussian(1100, 2, 13), gaussian(1050, 2, 14)
@@ -193,3 +195,19 @@ def test_strict_lower_kernel_sum_reads_only_the_strict_lower_triangle(chunk):
     expected = float(((dot / 4 + 1) ** 3).tril(-1).sum())
     poisoned = dot.tril(-1) + torch.full_like(dot, float("nan")).triu()
     assert kid_module.strict_lower_kernel_sum(poisoned, 4, chunk=chunk) == pytest.approx(expected, rel=1e-12)
+    # the numpy path of the CPU (float32 products, as kid() hands them over), and its kernel values
+    as_numpy = poisoned.float().numpy()
+    expected32 = float(((dot.float().double() / 4 + 1) ** 3).tril(-1).sum())
+    assert kid_module.strict_lower_kernel_sum(as_numpy, 4, chunk=chunk) == pytest.approx(expected32, rel=1e-12)
+    assert np.isnan(as_numpy).sum() == 55  # the caller's array is left as it was
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3, 4])
+def test_numpy_and_torch_kernel_values_agree(degree):
+    from gankit.mmd.kernels import PolynomialKernel
+
+    dot = torch.randn(6, 5, generator=torch.Generator().manual_seed(3))
+    kernel = PolynomialKernel(degree=degree, gamma=0.3, coef0=0.5)
+    ours = kid_module.kernel_values(dot.numpy(), 5, kernel)
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours, ((0.3 * dot.double() + 0.5) ** degree).numpy(), rtol=1e-14)

@@ -20,6 +20,7 @@ cross block: about half of the (2m)^2 entries, in row chunks.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -33,7 +34,11 @@ KID_KERNEL = PolynomialKernel(degree=3, gamma=None, coef0=1.0, dot_dtype=torch.f
 # Below this many multiply-adds (m^2 d) a product stays in PyTorch: handing tiny products to scipy's BLAS
 # threads costs more than it saves.
 BLAS_MIN_WORK = 2**26
-# Rows per chunk of a strict-lower-triangle kernel sum: the diagonal blocks evaluated in full are chunk / n of the work.
+# On the CPU, kid() gathers and multiplies in numpy and scipy's BLAS: PyTorch's OpenMP threads between the BLAS calls
+# slowed the loop by a fifth with 2 threads. Tensors on other devices take the PyTorch path (so do tests that set this).
+CPU_IN_NUMPY = True
+# Rows per chunk of the kernel sums: the float64 temporaries of a chunk stay in cache, and in a strict lower triangle
+# the diagonal blocks evaluated in full are chunk / n of the work.
 ROW_CHUNK = 128
 
 
@@ -48,21 +53,40 @@ def check_subset_size(n1: int, n2: int, subset_size: int) -> None:
         )
 
 
-def kernel_values(dot: torch.Tensor, dim: int, kernel: PolynomialKernel = KID_KERNEL) -> torch.Tensor:
-    """(gamma dot + coef0)^degree of an inner-product matrix as a new float64 tensor (Binkowski et al. 2018,
-    Sec. 4: the KID kernel with gamma = 1 / dim); the caller's matrix stays intact, even a float64 one."""
+Array = TypeVar("Array", torch.Tensor, np.ndarray)
+
+
+def _integer_power(values: np.ndarray, degree: int) -> np.ndarray:
+    """values ** degree in place by repeated multiplication (numpy's ``power`` is 6x slower for degree 3)."""
+    if degree < 1:
+        return np.power(values, degree, out=values)
+    base = values.copy() if degree > 1 else values
+    for _ in range(degree - 1):
+        values *= base
+    return values
+
+
+def kernel_values(dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL) -> Array:
+    """(gamma dot + coef0)^degree of an inner-product matrix (a tensor or, on the CPU, a numpy array) as a new
+    float64 array of the same kind (Binkowski et al. 2018, Sec. 4: the KID kernel with gamma = 1 / dim); the caller's
+    matrix stays intact, even a float64 one."""
     gamma = kernel.gamma if kernel.gamma is not None else 1.0 / dim
+    if isinstance(dot, np.ndarray):
+        values = dot.astype(np.float64)  # a copy
+        values *= gamma
+        values += kernel.coef0
+        return _integer_power(values, kernel.degree)
     values = dot.to(torch.float64, copy=True)
     return values.mul_(gamma).add_(kernel.coef0).pow_(kernel.degree)
 
 
-def kernel_sum(dot: torch.Tensor, dim: int, kernel: PolynomialKernel = KID_KERNEL) -> float:
+def kernel_sum(dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL) -> float:
     """sum of (gamma dot + coef0)^degree over all entries of an inner-product matrix, in float64."""
     return float(kernel_values(dot, dim, kernel).sum())
 
 
 def strict_lower_kernel_sum(
-    dot: torch.Tensor, dim: int, kernel: PolynomialKernel = KID_KERNEL, chunk: int = ROW_CHUNK
+    dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL, chunk: int = ROW_CHUNK
 ) -> float:
     """sum over i > j of the kernel of a square inner-product matrix whose upper triangle may be unset: rows in
     chunks, each the rectangle left of its diagonal block plus that block, evaluated whole and masked to its strict
@@ -72,22 +96,28 @@ def strict_lower_kernel_sum(
         stop = min(start + chunk, len(dot))
         if start:
             total += kernel_sum(dot[start:stop, :start], dim, kernel)
-        total += float(kernel_values(dot[start:stop, start:stop], dim, kernel).tril_(-1).sum())
+        block = kernel_values(dot[start:stop, start:stop], dim, kernel)
+        total += float(np.tril(block, -1).sum() if isinstance(block, np.ndarray) else block.tril_(-1).sum())
     return total
 
 
-def stacked_mmd2(Z: torch.Tensor, m: int, kernel: PolynomialKernel = KID_KERNEL) -> float:
+def stacked_mmd2(Z: Array, m: int, kernel: PolynomialKernel = KID_KERNEL) -> float:
     """Unbiased MMD^2 (Gretton et al. 2012, eq. 3) with the KID kernel between the first ``m`` rows of Z and
     the rest, from the lower triangle of the inner products Z Z^T (one ``syrk`` on the CPU, not mirrored): each
-    within-sample sum is twice its strict lower triangle, the cross sum is the block below the first sample's."""
+    within-sample sum is twice its strict lower triangle, the cross sum is the block below the first sample's.
+    A numpy Z (the CPU path of :func:`kid`) stays in numpy and scipy's BLAS, with no PyTorch thread pool between
+    the products; a tensor Z is multiplied by PyTorch below :data:`BLAS_MIN_WORK` multiply-adds or off the CPU."""
     n, dim = len(Z) - m, Z.shape[1]
-    if Z.device.type == "cpu" and len(Z) ** 2 * dim >= BLAS_MIN_WORK:
-        dot = torch.from_numpy(lower_gram(Z.detach().numpy()))
+    if isinstance(Z, np.ndarray):
+        dot = lower_gram(Z)
+    elif Z.device.type == "cpu" and len(Z) ** 2 * dim >= BLAS_MIN_WORK:
+        dot = lower_gram(Z.detach().numpy())
     else:
         dot = Z @ Z.T
     within_x = 2 * strict_lower_kernel_sum(dot[:m, :m], dim, kernel)
     within_y = 2 * strict_lower_kernel_sum(dot[m:, m:], dim, kernel)
-    cross = kernel_sum(dot[m:, :m], dim, kernel)
+    # the cross block in row chunks too: the float64 temporaries of a chunk stay in cache
+    cross = sum(kernel_sum(dot[m + start : m + start + ROW_CHUNK, :m], dim, kernel) for start in range(0, n, ROW_CHUNK))
     return within_x / (m * (m - 1)) + within_y / (n * (n - 1)) - 2 * cross / (m * n)
 
 
@@ -111,14 +141,23 @@ def kid(
     n1, n2 = len(features1), len(features2)
     check_subset_size(n1, n2, subset_size)
     rng = np.random.RandomState(seed)
-    f1, f2 = features1.detach().float().contiguous(), features2.detach().float().contiguous()
-    stacked = f1.new_empty(2 * subset_size, f1.shape[1])  # both subsets, gathered in place
+    on_cpu = CPU_IN_NUMPY and features1.device.type == "cpu" and features2.device.type == "cpu"
+    f1, f2 = (f.detach().float().contiguous() for f in (features1, features2))
+    if on_cpu:  # numpy arrays sharing the tensors' memory: the whole loop runs outside PyTorch's thread pool
+        f1, f2 = f1.numpy(), f2.numpy()
+        stacked = np.empty((2 * subset_size, f1.shape[1]), dtype=np.float32)  # both subsets, gathered in place
+    else:
+        stacked = f1.new_empty(2 * subset_size, f1.shape[1])
     values = np.empty(subsets)
     for i in range(subsets):
-        index1 = torch.from_numpy(rng.choice(n1, subset_size, replace=False)).to(f1.device)
-        index2 = torch.from_numpy(rng.choice(n2, subset_size, replace=False)).to(f2.device)
-        torch.index_select(f1, 0, index1, out=stacked[:subset_size])
-        torch.index_select(f2, 0, index2, out=stacked[subset_size:])
+        index1 = rng.choice(n1, subset_size, replace=False)
+        index2 = rng.choice(n2, subset_size, replace=False)
+        if on_cpu:
+            np.take(f1, index1, axis=0, out=stacked[:subset_size])
+            np.take(f2, index2, axis=0, out=stacked[subset_size:])
+        else:
+            torch.index_select(f1, 0, torch.from_numpy(index1).to(f1.device), out=stacked[:subset_size])
+            torch.index_select(f2, 0, torch.from_numpy(index2).to(f2.device), out=stacked[subset_size:])
         values[i] = stacked_mmd2(stacked, subset_size)
     mean, std = float(values.mean()), float(values.std())
     half = 1.96 * std / math.sqrt(subsets)
