@@ -36,9 +36,13 @@ def main(root: Path) -> None:
         r = json.loads(path.read_text())
         accuracy = f"{r['sample_accuracy']:.3f}" if "sample_accuracy" in r else "—"
         kid = f"{r['kid_mean']:.1f} [{r['kid_ci_low']:.1f}, {r['kid_ci_high']:.1f}]"
-        recall = f"{r['classwise_recall']:.3f} ({min(r['per_class_recall']):.3f})"
+        if "per_class_skipped" in r:  # an unconditional model that misses classes: no per-class numbers
+            intra, per_class_kid, recall = "—", "—", f"— ({r['per_class_skipped'].split(' got ')[0]} missing)"
+        else:
+            intra, per_class_kid = f"{r['intra_fid']:.1f}", f"{r['per_class_kid_mean']:.0f}"
+            recall = f"{r['classwise_recall']:.3f} ({min(r['per_class_recall']):.3f})"
         print(
-            f"| {label} | {accuracy} | {r['fid']:.1f} | {r['intra_fid']:.1f} | {kid} | {r['per_class_kid_mean']:.0f} "
+            f"| {label} | {accuracy} | {r['fid']:.1f} | {intra} | {kid} | {per_class_kid} "
             f"| {recall} | {times.get((name, 'train'), 0)} s |"
         )
 

@@ -4,9 +4,8 @@
 # Usage: NPZ=path/to/train-first10k.npz bash benchmarks/stylegan_mnist.sh   (OUT for the folders)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NPZ=${NPZ:-../shared/assets/mnist/train-first10k.npz}
+source benchmarks/mnist_eval.sh  # NPZ and the thread default
 OUT=${OUT:-runs/stylegan-mnist}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 R=$OUT/mnist-stylegan
 O=$OUT/results
 mkdir -p "$O"

@@ -3,15 +3,15 @@
 # 10k training images at 32x32, then evaluated on the 10k test images in the features of the classifier fitted on
 # the same training images (FID, KID, precision / recall), with the same number of samples.
 # The budget becomes steps per model from a short calibration run of that model (its logged images per second),
-# so that every model gets about BUDGET seconds of training; times.txt says the seconds each one took.
+# so that every model gets about BUDGET seconds of training; times.txt says the seconds each one took. Each model is
+# evaluated twice, its EMA generator (the run) and its raw one (10,000 samples of `gankit sample --no-ema`), and its
+# class coverage is counted (benchmarks/class_coverage.py). The evaluation: benchmarks/mnist_eval.sh.
 # Usage: NPZ=path/to/train-first10k.npz BUDGET=600 bash benchmarks/stylegan_vs_dcgan.sh   (NAMES, OUT)
-# One thread per process: on a shared 2-core machine two OpenMP threads spin-wait and run many times slower.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/mnist_eval.sh
 BUDGET=${BUDGET:-600}
 OUT=${OUT:-runs/stylegan-vs-dcgan}
-NPZ=${NPZ:-../shared/assets/mnist/train-first10k.npz}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$OUT"
 DATA="data.name=npz data.path=$NPZ data.resolution=32 eval.every=0 log.tensorboard=false"
 declare -A RUNS=(
@@ -47,7 +47,8 @@ for name in ${NAMES:-stylegan2 stylegan2-own-d dcgan sngan}; do
   gankit train "$preset" $DATA "$@" train.steps="$steps" log.ckpt_every="$steps" --out "$OUT/$name" --quiet \
     > "$OUT/$name.train.log" 2>&1
   echo "$name train $(($(date +%s) - start)) s" | tee -a "$OUT/times.txt"
-  gankit eval --real mnist-test@32 --fake "$OUT/$name" --features "classifier:$NPZ" --metrics fid,kid,pr \
-    --fid-bootstrap 0 --no-fid-infinity --kid-subsets 20 --quiet --json "$OUT/$name.eval.json" > "$OUT/$name.eval.log" 2>&1
-  cat "$OUT/$name.eval.log"
+  evaluate_on_mnist_test "$OUT/$name" "$OUT/$name"
+  gankit sample "$OUT/$name" -n 10000 --no-ema --out "$OUT/$name-raw.npz" > /dev/null
+  evaluate_on_mnist_test "$OUT/$name-raw.npz" "$OUT/$name-raw"
+  python benchmarks/class_coverage.py "$OUT/$name" --classifier "$NPZ" | tee "$OUT/$name.coverage.txt"
 done

@@ -61,9 +61,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 DCGAN = ["model.arch=dcgan", "model.width=64", "model.z_dim=100", "objective.loss=ns", "train.n_critic=1"]
-# channels-last weights and batches, as the CIFAR-10 presets (cifar10-sngan, cifar10-wgan-gp) train
-RESNET = ["model.arch=resnet", "model.d_width=128", "model.z_dim=128", "train.n_critic=5", "train.channels_last=true"]
 CHANNELS_LAST = "train.channels_last=true"
+# channels-last weights and batches, as the CIFAR-10 presets (cifar10-sngan, cifar10-wgan-gp) train
+RESNET = ["model.arch=resnet", "model.d_width=128", "model.z_dim=128", "train.n_critic=5", CHANNELS_LAST]
 SETUPS = {
     "dcgan32": DCGAN,
     "sngan32": [*RESNET, "model.width=256", "model.spectral_norm=true", "objective.loss=hinge"],
@@ -370,11 +370,15 @@ def matmul_gflops(n: int = 2048, repeats: int = 10, rounds: int = 5, device: str
     return 2 * n**3 * repeats / best / 1e9
 
 
+def overhead(measured: dict[str, dict]) -> float:
+    """gankit's time per iteration over the minimal loop's, minus 1."""
+    return measured["gankit"]["seconds"] / measured["minimal"]["seconds"] - 1
+
+
 def median_round(rounds: list[dict[str, dict]]) -> dict[str, dict]:
-    """The round whose overhead of gankit over the minimal loop is the median of the rounds (the lower middle one
-    for an even count), every loop's row from that one round; the fastest period is each loop's over all rounds."""
-    ordered = sorted(rounds, key=lambda r: r["gankit"]["seconds"] / r["minimal"]["seconds"])
-    chosen = ordered[(len(ordered) - 1) // 2]
+    """The round whose :func:`overhead` is the median of the rounds (the lower middle one for an even count), every
+    loop's row from that one round; the fastest period is each loop's over all rounds."""
+    chosen = sorted(rounds, key=overhead)[(len(rounds) - 1) // 2]
     return {
         mode: r | {"best_seconds": min(each[mode]["best_seconds"] for each in rounds)} for mode, r in chosen.items()
     }
@@ -442,19 +446,16 @@ def main() -> None:
                 f"{setup:<10} {mode:<11} {r['seconds']:9.3f} {r['images_per_s']:9.1f} {r['gflops']:9.2f} "
                 f"{rate:9.1f} {rate / peak:9.1%} {r['peak_rss_mb']:9.0f} {ratio:9.3f}"
             )
-        overhead = results["gankit"]["seconds"] / results["minimal"]["seconds"] - 1
         # other jobs on a shared machine only add time: the fastest period is the less disturbed estimate
         best = results["gankit"]["best_seconds"] / results["minimal"]["best_seconds"] - 1
         print(
-            f"{setup:<10} loop overhead of gankit over the minimal loop: {overhead:+.1%} mean, {best:+.1%} "
+            f"{setup:<10} loop overhead of gankit over the minimal loop: {overhead(results):+.1%} mean, {best:+.1%} "
             f"fastest {'period' if first['period'] > 1 else 'iteration'} (target < 5%)"
         )
         if len(rounds) > 1:
-            each = [r["gankit"]["seconds"] / r["minimal"]["seconds"] - 1 for r in rounds]
+            each = ", ".join(f"{overhead(r):+.1%}" for r in rounds)
             print(
-                f"{setup:<10} overhead in each of {len(rounds)} alternating rounds: "
-                + ", ".join(f"{o:+.1%}" for o in each)
-                + f"; the rows above are the round of median overhead ({sorted(each)[(len(each) - 1) // 2]:+.1%})"
+                f"{setup:<10} overhead in each of {len(rounds)} alternating rounds: {each}; the rows above: the median"
             )
     if "regularizers" in chosen:
         print("\nregularizer cost on the DCGAN-32 (no batch norm in D), time per iteration relative to plain")

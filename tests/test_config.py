@@ -109,8 +109,9 @@ def test_keys_the_family_ignores_are_refused(preset, overrides, message):
 def test_a_discriminator_familys_keys_are_read_through_d_arch():
     config = resolve("digits", ["model.d_arch=stylegan2", "stylegan.mbstd_group_size=8", "stylegan.channel_max=64"])
     assert config.model.arch == "dcgan" and config.stylegan.mbstd_group_size == 8
-    config = resolve("mnist-stylegan", ["stylegan.d_residual=true", "biggan.d_attention=0"])  # defaults: no error
-    assert config.stylegan.channel_max == 32
+    # a discriminator-side key of D's family is read; the shared ones too, whichever network is of the family
+    config = resolve("digits", ["model.d_arch=biggan", "biggan.d_attention=8", "biggan.init=N02"])
+    assert config.biggan.d_attention == 8 and config.biggan.init == "N02"
     with pytest.raises(GankitError, match="model.d_cond=auxiliary .* use model.d_cond=projection with the stylegan2"):
         resolve("digits", ["data.conditional=true", "model.d_arch=stylegan2", "model.d_cond=auxiliary"])
 

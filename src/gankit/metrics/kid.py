@@ -10,8 +10,8 @@ Arithmetic: inner products are float32 matrix products of the float32 features (
 the kernel values and their sums are float64 (torch-fidelity keeps them in float32, which moves its KID
 by 2e-6 to 3e-5 relative on 2048-d features, gankit's by under 1e-7; ``benchmarks/metrics.py`` prints
 both against a float64 evaluation). Per subset the two samples are stacked into Z (2m, d) and all three
-Gram matrices come from one product Z Z^T, which on the CPU is one BLAS ``syrk`` (:mod:`gankit.mmd.products`, from
-:data:`BLAS_MIN_WORK` multiply-adds up): 2 m^2 d multiply-adds, the same as torch-fidelity's numpy
+Gram matrices come from one product Z Z^T, which on the CPU is one BLAS ``syrk`` (:mod:`gankit.mmd.products`):
+2 m^2 d multiply-adds, the same as torch-fidelity's numpy
 products (numpy also uses ``syrk`` for X X^T) and two thirds of three general products. The triangle is not
 mirrored, and the kernel is evaluated on the strict lower triangles of the two within-sample blocks and on the
 cross block: about half of the (2m)^2 entries, in row chunks.
@@ -31,11 +31,12 @@ from gankit.mmd.kernels import PolynomialKernel
 from gankit.mmd.products import lower_gram
 
 KID_KERNEL = PolynomialKernel(degree=3, gamma=None, coef0=1.0, dot_dtype=torch.float32)
-# Below this many multiply-adds (m^2 d) a product stays in PyTorch: handing tiny products to scipy's BLAS
-# threads costs more than it saves.
+# For a tensor Z given to stacked_mmd2 (subset_mmd2's callers): below this many multiply-adds (m^2 d) its product
+# stays in PyTorch, since handing tiny products to scipy's BLAS threads costs more than it saves.
 BLAS_MIN_WORK = 2**26
-# On the CPU, kid() gathers and multiplies in numpy and scipy's BLAS: PyTorch's OpenMP threads between the BLAS calls
-# slowed the loop by a fifth with 2 threads. Tensors on other devices take the PyTorch path (so do tests that set this).
+# On the CPU, kid() gathers and multiplies in numpy and scipy's BLAS whatever the size: with PyTorch's OpenMP threads
+# between the BLAS calls the 2-thread loop ran at 0.81x torch-fidelity's speed, without them at 0.87-0.94x. Tensors
+# on other devices take the PyTorch path (so do tests that set this to False).
 CPU_IN_NUMPY = True
 # Rows per chunk of the kernel sums: the float64 temporaries of a chunk stay in cache, and in a strict lower triangle
 # the diagonal blocks evaluated in full are chunk / n of the work.
@@ -85,6 +86,11 @@ def kernel_sum(dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL) -> f
     return float(kernel_values(dot, dim, kernel).sum())
 
 
+def row_chunks(dot: Array, chunk: int = ROW_CHUNK) -> list[Array]:
+    """The rows of ``dot`` in views of ``chunk`` rows: float64 temporaries of one chunk stay in cache."""
+    return [dot[start : start + chunk] for start in range(0, len(dot), chunk)]
+
+
 def strict_lower_kernel_sum(
     dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL, chunk: int = ROW_CHUNK
 ) -> float:
@@ -92,11 +98,11 @@ def strict_lower_kernel_sum(
     chunks, each the rectangle left of its diagonal block plus that block, evaluated whole and masked to its strict
     lower part before the sum (so nothing on or above the diagonal reaches it), about half the entries in all."""
     total = 0.0
-    for start in range(0, len(dot), chunk):
-        stop = min(start + chunk, len(dot))
+    for index, rows in enumerate(row_chunks(dot, chunk)):
+        start = index * chunk
         if start:
-            total += kernel_sum(dot[start:stop, :start], dim, kernel)
-        block = kernel_values(dot[start:stop, start:stop], dim, kernel)
+            total += kernel_sum(rows[:, :start], dim, kernel)
+        block = kernel_values(rows[:, start : start + len(rows)], dim, kernel)
         total += float(np.tril(block, -1).sum() if isinstance(block, np.ndarray) else block.tril_(-1).sum())
     return total
 
@@ -116,8 +122,7 @@ def stacked_mmd2(Z: Array, m: int, kernel: PolynomialKernel = KID_KERNEL) -> flo
         dot = Z @ Z.T
     within_x = 2 * strict_lower_kernel_sum(dot[:m, :m], dim, kernel)
     within_y = 2 * strict_lower_kernel_sum(dot[m:, m:], dim, kernel)
-    # the cross block in row chunks too: the float64 temporaries of a chunk stay in cache
-    cross = sum(kernel_sum(dot[m + start : m + start + ROW_CHUNK, :m], dim, kernel) for start in range(0, n, ROW_CHUNK))
+    cross = sum(kernel_sum(rows, dim, kernel) for rows in row_chunks(dot[m:, :m]))
     return within_x / (m * (m - 1)) + within_y / (n * (n - 1)) - 2 * cross / (m * n)
 
 
