@@ -243,9 +243,8 @@ def metrics(out: Path) -> None:
 if __name__ == "__main__":
     scenario, folder = sys.argv[1], Path(sys.argv[2])
     {"train": train, "errors": errors, "metrics": metrics}[scenario](folder)
-    # leave as the gankit command does under torchrun (gankit.cli.run): Python's interpreter teardown after a
-    # process group can abort on a C++ thread still joinable ("terminate called without an active exception",
-    # exit -6; seen once in this worker's metrics scenario after every file was written)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    # leave as the gankit command does (os._exit under torchrun): the metrics scenario's rank 0 once aborted in
+    # Python's teardown with -6 after writing every file
+    from gankit.runtime.distributed import exit_process
+
+    exit_process(0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import time
 from pathlib import Path
@@ -535,19 +534,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The ``gankit`` command: :func:`main`, then exit with its status. A process of a torchrun group leaves
-    with ``os._exit`` once its output is flushed (its logs, checkpoints and process group are closed by then):
-    in fresh-clone CI runs, Python's own teardown sometimes met a c10d thread that was still joinable and
-    aborted ("terminate called without an active exception"), turning exit status 2 into -6 after a failure
-    (seen twice) and 0 into -6 after a successful run (seen once)."""
+    """The ``gankit`` command: :func:`main`, then exit with its status
+    (:func:`gankit.runtime.distributed.exit_process`: ``os._exit`` under torchrun)."""
     code = main()
-    from gankit.runtime.distributed import under_torchrun
+    from gankit.runtime.distributed import exit_process
 
-    if under_torchrun():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    exit_process(code)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -254,6 +255,19 @@ def single_process(device: str | torch.device = "auto") -> DistributedContext:
 def under_torchrun() -> bool:
     """Whether the torchrun environment variables are set."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def exit_process(code: int) -> NoReturn:
+    """Exit with ``code``. A process of a torchrun group leaves with ``os._exit`` once its output is flushed (its
+    logs, checkpoints and process group are closed by then): in fresh-clone CI runs, Python's own teardown sometimes
+    met a c10d thread that was still joinable and aborted ("terminate called without an active exception"), turning
+    exit status 2 into -6 after a failure and 0 into -6 after a success (the gankit command and the tests'
+    multi-process worker both)."""
+    if under_torchrun():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def environment_rank() -> int:
