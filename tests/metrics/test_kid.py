@@ -54,7 +54,6 @@ def test_float32_features_give_the_float64_kid_subset_for_subset(path, monkeypat
     metric_kid = pytest.importorskip("torch_fidelity.metric_kid")
     if path == "torch":  # the path of tensors on a GPU, run on the CPU
         monkeypatch.setattr(kid_module, "CPU_IN_NUMPY", False)
-        monkeypatch.setattr(kid_module, "BLAS_MIN_WORK", 2**62)
     x, y = gaussian(1100, 512, 3).abs().float(), (gaussian(1100, 512, 4, shift=0.05).abs() * 1.05).float()
     theirs = metric_kid.kid_features_to_metric(
         x.double(), y.double(), kid_subsets=3, kid_subset_size=1000, rng_seed=7, verbose=False
@@ -115,23 +114,41 @@ def test_float64_samples_give_the_same_subset_estimate():
     assert kid_module.subset_mmd2(X.float(), Y.float()) == pytest.approx(expected, rel=1e-5)
 
 
-def test_products_go_to_blas_from_the_work_threshold_on(monkeypatch):
-    calls = []
-    real_gram = kid_module.lower_gram
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_each_subset_is_estimated_once_by_a_single_threaded_blas_whatever_the_workers(threads, monkeypatch):
+    """One worker per BLAS thread, each with its own subsets: the estimates come back in subset order, equal to the
+    one-at-a-time PyTorch path, and every product runs with BLAS limited to one thread."""
+    from threadpoolctl import threadpool_info
 
-    def spy(A):
-        calls.append(A.shape)
-        return real_gram(A)
+    x, y = gaussian(60, 6, 20).float(), gaussian(50, 6, 21, shift=0.2).float()
+    monkeypatch.setattr(kid_module, "CPU_IN_NUMPY", False)
+    sequential = kid(x, y, subsets=7, subset_size=20, seed=3)
+    monkeypatch.setattr(kid_module, "CPU_IN_NUMPY", True)
+    monkeypatch.setattr(kid_module, "blas_threads", lambda: threads)
+    real_estimate, seen = kid_module.subset_mmd2, []
 
-    monkeypatch.setattr(kid_module, "lower_gram", spy)
-    monkeypatch.setattr(kid_module, "BLAS_MIN_WORK", 400)
-    Z = gaussian(10, 4, 12).float()
-    at_threshold = kid_module.stacked_mmd2(Z, 5)  # 10^2 * 4 = 400 multiply-adds: BLAS
-    assert calls == [(10, 4)]
-    below = kid_module.stacked_mmd2(Z[:9], 5)  # 9^2 * 4 = 324: PyTorch
-    assert calls == [(10, 4)]
-    assert at_threshold == pytest.approx(sklearn_unbiased_mmd2(Z[:5], Z[5:], 3, 1 / 4, 1), rel=1e-5)
-    assert below == pytest.approx(sklearn_unbiased_mmd2(Z[:5], Z[5:9], 3, 1 / 4, 1), rel=1e-5)
+    def spy(X, Y, workspace=None):
+        blas = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+        seen.append((float(X[0, 0]), max(blas)))
+        return real_estimate(X, Y, workspace=workspace)
+
+    monkeypatch.setattr(kid_module, "subset_mmd2", spy)
+    parallel = kid(x, y, subsets=7, subset_size=20, seed=3)
+    assert len(seen) == 7 and {blas for _, blas in seen} == {1}
+    assert len({first for first, _ in seen}) == 7  # seven different subsets, none twice
+    assert parallel["kid_mean"] == pytest.approx(sequential["kid_mean"], rel=1e-6)
+    assert parallel["kid_std"] == pytest.approx(sequential["kid_std"], rel=1e-5)
+
+
+def test_a_worker_error_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(kid_module, "blas_threads", lambda: 2)
+
+    def failing(X, Y, workspace=None):
+        raise MemoryError("no room for the kernel matrix")
+
+    monkeypatch.setattr(kid_module, "subset_mmd2", failing)
+    with pytest.raises(MemoryError, match="no room"):
+        kid(gaussian(30, 4, 0), gaussian(30, 4, 1), subsets=4, subset_size=10)
 
 
 def test_defaults_are_100_subsets_of_1000_with_seed_2020(monkeypatch):
@@ -139,11 +156,11 @@ def test_defaults_are_100_subsets_of_1000_with_seed_2020(monkeypatch):
     function of the rows so that only the sampling of the subsets is compared."""
     sizes = []
 
-    def fingerprint(Z, m):
-        sizes.append(m)
-        return float((Z[:m] * np.arange(1, m + 1)[:, None]).sum() - (Z[m:] ** 2).sum())
+    def fingerprint(X, Y, workspace=None):
+        sizes.append(len(X))
+        return float((X * np.arange(1, len(X) + 1)[:, None]).sum() - (Y**2).sum())
 
-    monkeypatch.setattr(kid_module, "stacked_mmd2", fingerprint)
+    monkeypatch.setattr(kid_module, "subset_mmd2", fingerprint)
     x, y = gaussian(1100, 2, 13), gaussian(1050, 2, 14)
     default = kid(x, y)
     assert sizes == [1000] * 100
@@ -211,3 +228,25 @@ def test_numpy_and_torch_kernel_values_agree(degree):
     ours = kid_module.kernel_values(dot.numpy(), 5, kernel)
     assert ours.dtype == np.float64
     np.testing.assert_allclose(ours, ((0.3 * dot.double() + 0.5) ** degree).numpy(), rtol=1e-14)
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3, 4])
+def test_kernel_sums_in_a_workspace_equal_the_closed_form(degree):
+    """The CPU path sums (gamma dot + coef0)^degree as a dot product of a power with the values, in reused buffers:
+    the sum of a float32 matrix and of a strict lower triangle equal the float64 closed form for every degree."""
+    from gankit.mmd.kernels import PolynomialKernel
+
+    kernel = PolynomialKernel(degree=degree, gamma=0.3, coef0=0.5)
+    dot = torch.randn(9, 9, generator=torch.Generator().manual_seed(8)).float()
+    exact = (0.3 * dot.double() + 0.5) ** degree
+    workspace = kid_module.Workspace.for_subsets(9, 9, 3, np.float32, chunk=4)
+    workspace.values.fill(np.nan)  # stale contents of the buffers must not reach a sum
+    workspace.base.fill(np.nan)
+    for rows in (dot.numpy()[:4], dot.numpy()[5:8, :5]):  # row chunks of at most the workspace's 4 rows
+        expected = float(((0.3 * torch.from_numpy(rows).double() + 0.5) ** degree).sum())
+        assert kid_module.kernel_sum(rows, 3, kernel, workspace) == pytest.approx(expected, rel=1e-12)
+    lower = kid_module.strict_lower_kernel_sum(dot.numpy(), 3, kernel, chunk=4, workspace=workspace)
+    assert lower == pytest.approx(float(exact.tril(-1).sum()), rel=1e-12)
+    X, Y = dot[:, :3].numpy().copy(), dot[:7, 3:6].numpy().copy()
+    expected = sklearn_unbiased_mmd2(torch.from_numpy(X), torch.from_numpy(Y), degree, 0.3, 0.5)
+    assert kid_module.subset_mmd2(X, Y, kernel, workspace) == pytest.approx(expected, rel=1e-5)

@@ -9,34 +9,40 @@ features both give the same number up to rounding.
 Arithmetic: inner products are float32 matrix products of the float32 features (as in torch-fidelity);
 the kernel values and their sums are float64 (torch-fidelity keeps them in float32, which moves its KID
 by 2e-6 to 3e-5 relative on 2048-d features, gankit's by under 1e-7; ``benchmarks/metrics.py`` prints
-both against a float64 evaluation). Per subset the two samples are stacked into Z (2m, d) and all three
-Gram matrices come from one product Z Z^T, which on the CPU is one BLAS ``syrk`` (:mod:`gankit.mmd.products`):
-2 m^2 d multiply-adds, the same as torch-fidelity's numpy
-products (numpy also uses ``syrk`` for X X^T) and two thirds of three general products. The triangle is not
-mirrored, and the kernel is evaluated on the strict lower triangles of the two within-sample blocks and on the
-cross block: about half of the (2m)^2 entries, in row chunks.
+both against a float64 evaluation). Per subset the products are torch-fidelity's three, X X^T, Y Y^T and Y X^T:
+numpy's ``matmul`` computes a product of an array with its own transpose by one BLAS ``syrk`` (half the
+multiply-adds), so all three cost 2 m^2 d multiply-adds. The kernel is evaluated on the strict lower triangles of
+the two within-sample matrices and on the whole cross matrix, in row chunks that stay in cache.
+
+Parallelism on the CPU: the subsets are independent, so instead of one subset at a time with a multi-threaded
+BLAS, each of the BLAS's T threads takes whole subsets with a single-threaded BLAS (``threadpoolctl`` limits it
+for the duration of the call) and its own reused buffers (:class:`Workspace`). numpy releases the GIL in its
+products and element-wise loops, so the workers run side by side, and the kernel sums, single-threaded in
+torch-fidelity, are spread over the cores too. The calling thread draws the indices in torch-fidelity's order and
+hands each subset to the pool; each subset's estimate is the same whichever worker computes it. Measured on 2
+cores (``benchmarks/metrics.py``): 1.24x torch-fidelity's time with two threads, level with one.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from gankit.errors import GankitError
 from gankit.metrics.fid import check_features
 from gankit.mmd.kernels import PolynomialKernel
-from gankit.mmd.products import lower_gram
 
 KID_KERNEL = PolynomialKernel(degree=3, gamma=None, coef0=1.0, dot_dtype=torch.float32)
-# For a tensor Z given to stacked_mmd2 (subset_mmd2's callers): below this many multiply-adds (m^2 d) its product
-# stays in PyTorch, since handing tiny products to scipy's BLAS threads costs more than it saves.
-BLAS_MIN_WORK = 2**26
-# On the CPU, kid() gathers and multiplies in numpy and scipy's BLAS whatever the size: with PyTorch's OpenMP threads
-# between the BLAS calls the 2-thread loop ran at 0.81x torch-fidelity's speed, without them at 0.87-0.94x. Tensors
-# on other devices take the PyTorch path (so do tests that set this to False).
+# On the CPU, kid() gathers and multiplies in numpy, one subset per BLAS thread (see the module's docstring): with
+# PyTorch's OpenMP threads between the BLAS calls the loop ran at 0.81x torch-fidelity's speed. Tensors on other
+# devices take the PyTorch path, one subset after the other (so do tests that set this to False).
 CPU_IN_NUMPY = True
 # Rows per chunk of the kernel sums: the float64 temporaries of a chunk stay in cache, and in a strict lower triangle
 # the diagonal blocks evaluated in full are chunk / n of the work.
@@ -57,13 +63,74 @@ def check_subset_size(n1: int, n2: int, subset_size: int) -> None:
 Array = TypeVar("Array", torch.Tensor, np.ndarray)
 
 
+@dataclass
+class Workspace:
+    """Buffers that one thread reuses from subset to subset on the CPU: the two gathered subsets, one inner-product
+    matrix (float32, flat) and two float64 row chunks of kernel values (flat), plus the mask of a chunk's diagonal
+    block on and above the diagonal, for row chunks of ``chunk`` rows. Allocating these afresh per subset costs
+    fresh pages from the operating system: measured on 2048-d features, 300,000 page faults and a second of system
+    time per KID of 100 subsets."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    dot: np.ndarray
+    values: np.ndarray
+    base: np.ndarray
+    upper: np.ndarray
+    chunk: int
+
+    @classmethod
+    def for_subsets(cls, m: int, n: int, dim: int, dtype: np.dtype, chunk: int = ROW_CHUNK) -> Workspace:
+        """Buffers for subsets of ``m`` and ``n`` rows of ``dim`` features of ``dtype``, row chunks of ``chunk``."""
+        side = max(m, n)
+        return cls(
+            X=np.empty((m, dim), dtype),
+            Y=np.empty((n, dim), dtype),
+            dot=np.empty(side * side, dtype),
+            values=np.empty(chunk * side),
+            base=np.empty(chunk * side),
+            upper=~np.tri(chunk, k=-1, dtype=bool),
+            chunk=chunk,
+        )
+
+
+def front(buffer: np.ndarray | None, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """A C-contiguous array of ``shape`` over the front of a flat ``buffer``, or a new one without a buffer."""
+    if buffer is None:
+        return np.empty(shape, dtype)
+    return buffer[: math.prod(shape)].reshape(shape)
+
+
 def _integer_power(values: np.ndarray, degree: int) -> np.ndarray:
     """values ** degree in place by repeated multiplication (numpy's ``power`` is 6x slower for degree 3)."""
     if degree < 1:
         return np.power(values, degree, out=values)
-    base = values.copy() if degree > 1 else values
+    base = values.copy()
     for _ in range(degree - 1):
         values *= base
+    return values
+
+
+def _power_sum(values: np.ndarray, degree: int, base: np.ndarray | None = None) -> float:
+    """sum of values ** degree for a C-contiguous float64 array: values^(degree - 1) by repeated multiplication into
+    the flat buffer ``base`` (a new array without it), then one BLAS dot product with the values (two passes fewer
+    than raising to the power and summing)."""
+    if degree < 2:
+        return float((np.power(values, degree) if degree < 1 else values).sum())
+    power = values
+    if degree > 2:
+        power = np.multiply(values, values, out=front(base, values.shape))
+        for _ in range(degree - 3):
+            power *= values
+    return float(np.dot(power.ravel(), values.ravel()))
+
+
+def _affine(dot: np.ndarray, dim: int, kernel: PolynomialKernel, workspace: Workspace | None) -> np.ndarray:
+    """gamma dot + coef0 of a numpy inner-product matrix in float64, in the workspace's ``values`` if given."""
+    gamma = kernel.gamma if kernel.gamma is not None else 1.0 / dim
+    values = front(workspace.values if workspace else None, dot.shape)
+    np.multiply(dot, gamma, out=values, dtype=np.float64)
+    values += kernel.coef0
     return values
 
 
@@ -71,18 +138,19 @@ def kernel_values(dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL) -
     """(gamma dot + coef0)^degree of an inner-product matrix (a tensor or, on the CPU, a numpy array) as a new
     float64 array of the same kind (Binkowski et al. 2018, Sec. 4: the KID kernel with gamma = 1 / dim); the caller's
     matrix stays intact, even a float64 one."""
-    gamma = kernel.gamma if kernel.gamma is not None else 1.0 / dim
     if isinstance(dot, np.ndarray):
-        values = dot.astype(np.float64)  # a copy
-        values *= gamma
-        values += kernel.coef0
-        return _integer_power(values, kernel.degree)
-    values = dot.to(torch.float64, copy=True)
-    return values.mul_(gamma).add_(kernel.coef0).pow_(kernel.degree)
+        return _integer_power(_affine(dot, dim, kernel, None), kernel.degree)
+    gamma = kernel.gamma if kernel.gamma is not None else 1.0 / dim
+    return dot.to(torch.float64, copy=True).mul_(gamma).add_(kernel.coef0).pow_(kernel.degree)
 
 
-def kernel_sum(dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL) -> float:
-    """sum of (gamma dot + coef0)^degree over all entries of an inner-product matrix, in float64."""
+def kernel_sum(
+    dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL, workspace: Workspace | None = None
+) -> float:
+    """sum of (gamma dot + coef0)^degree over all entries of an inner-product matrix, in float64 (a numpy matrix:
+    in the workspace's buffers if given)."""
+    if isinstance(dot, np.ndarray):
+        return _power_sum(_affine(dot, dim, kernel, workspace), kernel.degree, workspace.base if workspace else None)
     return float(kernel_values(dot, dim, kernel).sum())
 
 
@@ -92,43 +160,81 @@ def row_chunks(dot: Array, chunk: int = ROW_CHUNK) -> list[Array]:
 
 
 def strict_lower_kernel_sum(
-    dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL, chunk: int = ROW_CHUNK
+    dot: Array,
+    dim: int,
+    kernel: PolynomialKernel = KID_KERNEL,
+    chunk: int = ROW_CHUNK,
+    workspace: Workspace | None = None,
 ) -> float:
     """sum over i > j of the kernel of a square inner-product matrix whose upper triangle may be unset: rows in
-    chunks, each the rectangle left of its diagonal block plus that block, evaluated whole and masked to its strict
-    lower part before the sum (so nothing on or above the diagonal reaches it), about half the entries in all."""
+    chunks, each the rectangle left of its diagonal block plus that block, evaluated whole and set to zero on and
+    above its diagonal before the sum (so nothing there reaches it), about half the entries in all. A workspace's
+    buffers must have been made for this ``chunk`` (or a larger one)."""
     total = 0.0
     for index, rows in enumerate(row_chunks(dot, chunk)):
-        start = index * chunk
+        start, size = index * chunk, len(rows)
         if start:
-            total += kernel_sum(rows[:, :start], dim, kernel)
-        block = kernel_values(rows[:, start : start + len(rows)], dim, kernel)
-        total += float(np.tril(block, -1).sum() if isinstance(block, np.ndarray) else block.tril_(-1).sum())
+            total += kernel_sum(rows[:, :start], dim, kernel, workspace)
+        block = rows[:, start : start + size]
+        if isinstance(block, torch.Tensor):
+            total += float(kernel_values(block, dim, kernel).tril_(-1).sum())
+        else:
+            values = _affine(block, dim, kernel, workspace)
+            upper = workspace.upper[:size, :size] if workspace else ~np.tri(size, k=-1, dtype=bool)
+            np.copyto(values, 0.0, where=upper)  # 0 to any power >= 1 adds nothing
+            total += _power_sum(values, kernel.degree, workspace.base if workspace else None)
     return total
 
 
-def stacked_mmd2(Z: Array, m: int, kernel: PolynomialKernel = KID_KERNEL) -> float:
-    """Unbiased MMD^2 (Gretton et al. 2012, eq. 3) with the KID kernel between the first ``m`` rows of Z and
-    the rest, from the lower triangle of the inner products Z Z^T (one ``syrk`` on the CPU, not mirrored): each
-    within-sample sum is twice its strict lower triangle, the cross sum is the block below the first sample's.
-    A numpy Z (the CPU path of :func:`kid`) stays in numpy and scipy's BLAS, with no PyTorch thread pool between
-    the products; a tensor Z is multiplied by PyTorch below :data:`BLAS_MIN_WORK` multiply-adds or off the CPU."""
-    n, dim = len(Z) - m, Z.shape[1]
-    if isinstance(Z, np.ndarray):
-        dot = lower_gram(Z)
-    elif Z.device.type == "cpu" and len(Z) ** 2 * dim >= BLAS_MIN_WORK:
-        dot = lower_gram(Z.detach().numpy())
-    else:
-        dot = Z @ Z.T
-    within_x = 2 * strict_lower_kernel_sum(dot[:m, :m], dim, kernel)
-    within_y = 2 * strict_lower_kernel_sum(dot[m:, m:], dim, kernel)
-    cross = sum(kernel_sum(rows, dim, kernel) for rows in row_chunks(dot[m:, :m]))
+def subset_mmd2(X: Array, Y: Array, kernel: PolynomialKernel = KID_KERNEL, workspace: Workspace | None = None) -> float:
+    """Unbiased MMD^2 (Gretton et al. 2012, eq. 3) with the KID kernel between two samples (float32 or float64
+    numpy arrays or tensors of one kind): the products X X^T and Y Y^T (numpy: one ``syrk`` each) and Y X^T,
+    each within-sample sum twice its strict lower triangle, kernel values and sums in float64. With a
+    ``workspace`` (numpy arrays) the products and kernel values go to its buffers, one product at a time."""
+    m, n, dim = len(X), len(Y), X.shape[1]
+
+    def product(A: Array, B: Array) -> Array:
+        if workspace is None:
+            return A @ B.T
+        return np.matmul(A, B.T, out=front(workspace.dot, (len(A), len(B)), workspace.dot.dtype))
+
+    chunk = workspace.chunk if workspace else ROW_CHUNK
+    within_x = 2 * strict_lower_kernel_sum(product(X, X), dim, kernel, chunk, workspace)
+    within_y = 2 * strict_lower_kernel_sum(product(Y, Y), dim, kernel, chunk, workspace)
+    cross = sum(kernel_sum(rows, dim, kernel, workspace) for rows in row_chunks(product(Y, X), chunk))
     return within_x / (m * (m - 1)) + within_y / (n * (n - 1)) - 2 * cross / (m * n)
 
 
-def subset_mmd2(X: torch.Tensor, Y: torch.Tensor, kernel: PolynomialKernel = KID_KERNEL) -> float:
-    """Unbiased MMD^2 between two float32 samples with the KID kernel (:func:`stacked_mmd2`)."""
-    return stacked_mmd2(torch.cat([X, Y]).contiguous(), len(X), kernel)
+def blas_threads() -> int:
+    """The threads of the BLAS that numpy calls (the largest count of the BLAS libraries loaded), at least 1."""
+    return max([info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] or [1])
+
+
+def subset_estimates_numpy(
+    f1: np.ndarray, f2: np.ndarray, subsets: int, subset_size: int, rng: np.random.RandomState
+) -> np.ndarray:
+    """:func:`subset_mmd2` of ``subsets`` pairs of subsets of two numpy feature sets, drawn from ``rng`` in
+    torch-fidelity's order: the calling thread draws the indices and hands each subset to a pool with one worker per
+    BLAS thread, each running a single-threaded BLAS (the drawing overlaps the products); the estimates come back in
+    subset order."""
+    workers = min(blas_threads(), subsets)  # counted before the limit below
+    local = threading.local()
+
+    def estimate(index1: np.ndarray, index2: np.ndarray) -> float:
+        if not hasattr(local, "workspace"):
+            local.workspace = Workspace.for_subsets(subset_size, subset_size, f1.shape[1], f1.dtype)
+        X, Y = local.workspace.X, local.workspace.Y
+        np.take(f1, index1, axis=0, out=X, mode="clip")  # valid indices: "clip" gathers in place, "raise" buffers
+        np.take(f2, index2, axis=0, out=Y, mode="clip")
+        return subset_mmd2(X, Y, workspace=local.workspace)
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        estimates = []
+        for _ in range(subsets):
+            index1 = rng.choice(len(f1), subset_size, replace=False)
+            index2 = rng.choice(len(f2), subset_size, replace=False)
+            estimates.append(pool.submit(estimate, index1, index2))
+        return np.array([estimate.result() for estimate in estimates])  # result() re-raises a worker's error
 
 
 def kid(
@@ -146,24 +252,15 @@ def kid(
     n1, n2 = len(features1), len(features2)
     check_subset_size(n1, n2, subset_size)
     rng = np.random.RandomState(seed)
-    on_cpu = CPU_IN_NUMPY and features1.device.type == "cpu" and features2.device.type == "cpu"
     f1, f2 = (f.detach().float().contiguous() for f in (features1, features2))
-    if on_cpu:  # numpy arrays sharing the tensors' memory: the whole loop runs outside PyTorch's thread pool
-        f1, f2 = f1.numpy(), f2.numpy()
-        stacked = np.empty((2 * subset_size, f1.shape[1]), dtype=np.float32)  # both subsets, gathered in place
+    if CPU_IN_NUMPY and f1.device.type == "cpu" and f2.device.type == "cpu":  # numpy arrays sharing the memory
+        values = subset_estimates_numpy(f1.numpy(), f2.numpy(), subsets, subset_size, rng)
     else:
-        stacked = f1.new_empty(2 * subset_size, f1.shape[1])
-    values = np.empty(subsets)
-    for i in range(subsets):
-        index1 = rng.choice(n1, subset_size, replace=False)
-        index2 = rng.choice(n2, subset_size, replace=False)
-        if on_cpu:
-            np.take(f1, index1, axis=0, out=stacked[:subset_size])
-            np.take(f2, index2, axis=0, out=stacked[subset_size:])
-        else:
-            torch.index_select(f1, 0, torch.from_numpy(index1).to(f1.device), out=stacked[:subset_size])
-            torch.index_select(f2, 0, torch.from_numpy(index2).to(f2.device), out=stacked[subset_size:])
-        values[i] = stacked_mmd2(stacked, subset_size)
+        values = np.empty(subsets)
+        for i in range(subsets):
+            index1 = torch.from_numpy(rng.choice(n1, subset_size, replace=False)).to(f1.device)
+            index2 = torch.from_numpy(rng.choice(n2, subset_size, replace=False)).to(f2.device)
+            values[i] = subset_mmd2(f1[index1], f2[index2])
     mean, std = float(values.mean()), float(values.std())
     half = 1.96 * std / math.sqrt(subsets)
     return {"kid_mean": mean, "kid_std": std, "kid_ci_low": mean - half, "kid_ci_high": mean + half}
