@@ -79,3 +79,43 @@ def test_bad_options():
         mixtures.run(argparse.Namespace(packs="1,5", **base))
     with pytest.raises(GankitError, match="unknown data set"):
         mixtures.run(argparse.Namespace(packs="1", **{**base, "data": "spiral"}))
+
+
+def test_an_interrupted_protocol_resumes_without_training_finished_runs_again(tmp_path, monkeypatch):
+    """Each run is in pacgan.csv as soon as it ends; the same command trains only what is missing (a torn last
+    line included) and prints the same table; runs split over invocations end in one table."""
+    args = argparse.Namespace(
+        out=str(tmp_path), data="ring", packs="1,2", seeds=2, first_seed=0, steps=2, quick=False, protocol="pacgan"
+    )
+    first = mixtures.run(args)
+    trained = []
+    real = pacgan_protocol.train_and_measure
+
+    def counting(data, pack, seed, steps=None):
+        trained.append((data, pack, seed))
+        return real(data, pack, seed, steps)
+
+    monkeypatch.setattr(pacgan_protocol, "train_and_measure", counting)
+    again = mixtures.run(args)
+    assert trained == [] and again["summary"] == first["summary"]
+    csv_path = tmp_path / "pacgan.csv"
+    lines = csv_path.read_text().splitlines()
+    assert len(lines) == 5  # header and the four runs
+    csv_path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2] + "\n")  # torn last write
+    mixtures.run(args)
+    assert trained == [("ring", 2, 1)]
+    mixtures.run(argparse.Namespace(**{**vars(args), "first_seed": 2, "seeds": 1}))
+    assert trained == [("ring", 2, 1), ("ring", 1, 2), ("ring", 2, 2)]
+    merged = mixtures.run(argparse.Namespace(**{**vars(args), "seeds": 3}))
+    assert len(trained) == 3 and {e["seeds"] for e in merged["summary"]} == {3}
+    longer = mixtures.run(argparse.Namespace(**{**vars(args), "packs": "1", "seeds": 1, "steps": 3}))
+    assert trained[-1] == ("ring", 1, 0) and longer["rows"][0]["steps"] == 3  # other steps: another run
+
+
+def test_a_foreign_csv_is_refused_with_the_fix(tmp_path):
+    (tmp_path / "pacgan.csv").write_text("method,score\nGAN,1\n")
+    args = argparse.Namespace(
+        out=str(tmp_path), data="ring", packs="1", seeds=1, first_seed=0, steps=2, quick=False, protocol="pacgan"
+    )
+    with pytest.raises(GankitError, match="not a pacgan.csv of this version .*--out"):
+        mixtures.run(args)

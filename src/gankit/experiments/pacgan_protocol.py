@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import statistics
 import time
 from pathlib import Path
@@ -163,9 +164,53 @@ def _packs(value: str) -> list[int]:
     return packs
 
 
+TEXT_COLUMNS = ("data", "method", "counts")
+
+
+def finished_runs(path: Path) -> dict[tuple[str, int, int, int], dict]:
+    """The runs already in ``pacgan.csv``, by (data, pack, seed, steps), numbers parsed back; a row cut short by an
+    interrupted write is left out (that run is trained again)."""
+    if not path.exists():
+        return {}
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [key for key in ("data", "pack", "seed", "steps", *KEYS) if key not in (reader.fieldnames or [])]
+        if missing:
+            raise GankitError(
+                f"{path} is not a pacgan.csv of this version (no column {', '.join(missing)}); "
+                "move it away or choose another --out"
+            )
+        runs = {}
+        for row in reader:
+            if None in row.values() or None in row:  # a short or long (torn) line
+                continue
+            row = {k: v if k in TEXT_COLUMNS else float(v) for k, v in row.items()}
+            for key in ("pack", "seed", "steps", "modes_covered", "modes"):
+                if key in row:
+                    row[key] = int(row[key])
+            runs[(row["data"], row["pack"], row["seed"], row["steps"])] = row
+    return runs
+
+
+def append_run(path: Path, row: dict) -> None:
+    """Add one finished run to ``pacgan.csv`` (the header first if the file is new), flushed to disk at once, so
+    that an interrupted protocol keeps every run it finished."""
+    new = not path.exists() or path.stat().st_size == 0
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def run(args: argparse.Namespace) -> dict:
     """Train every (data, m, seed) of the protocol (``--quick``: one seed of 120 steps each, a smoke run of about
-    a minute); write ``pacgan.csv`` and ``pacgan.md`` and print the table."""
+    a minute); write ``pacgan.csv`` and ``pacgan.md`` and print the table. Each run is added to ``pacgan.csv`` as
+    it finishes, and the runs already there are not trained again: the same command resumes an interrupted
+    protocol, and runs split over several invocations (``--data``, ``--packs``, ``--first-seed``) into one
+    ``--out`` end in one table."""
     datasets = [d.strip() for d in args.data.split(",") if d.strip()]
     if not datasets or any(d not in DATASETS for d in datasets):
         raise GankitError(f"unknown data set '{args.data}'; valid: ring, grid")
@@ -174,23 +219,26 @@ def run(args: argparse.Namespace) -> dict:
     steps = QUICK_STEPS if args.quick and not args.steps else (args.steps or None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    path = out / "pacgan.csv"
+    finished = finished_runs(path)
     rows = []
     for data in datasets:
         for pack in packs:
             for seed in range(args.first_seed, args.first_seed + seeds):
-                row = train_and_measure(data, pack, seed, steps)
+                run_steps = resolve(f"{data}-pacgan", protocol_overrides(pack, seed, steps)).train.steps
+                row = finished.get((data, pack, seed, run_steps))
+                if row is None:
+                    row = train_and_measure(data, pack, seed, steps)
+                    append_run(path, row)
+                    done = f"{row['steps']} steps, {row['seconds']:.0f} s"
+                else:
+                    done = f"{row['steps']} steps, already in {path.name}"
                 rows.append(row)
                 print(
                     f"{data:<5} {row['method']:<8} seed {seed}: {row['modes_covered']} of {row['modes']} modes, "
-                    f"{100 * row['high_quality']:.1f}% high quality, reverse KL {row['reverse_kl']:.3f} "
-                    f"({row['steps']} steps, {row['seconds']:.0f} s)",
+                    f"{100 * row['high_quality']:.1f}% high quality, reverse KL {row['reverse_kl']:.3f} ({done})",
                     flush=True,
                 )
-    path = out / "pacgan.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     summary = summarise(rows)
     table = markdown(summary)
     (out / "pacgan.md").write_text(table + "\n")
@@ -199,4 +247,13 @@ def run(args: argparse.Namespace) -> dict:
     return {"experiment": "mixtures", "protocol": "pacgan", "rows": rows, "summary": summary, "n_samples": N_SAMPLES}
 
 
-__all__ = ["PAPER_TABLE_1", "markdown", "protocol_overrides", "run", "summarise", "train_and_measure"]
+__all__ = [
+    "PAPER_TABLE_1",
+    "append_run",
+    "finished_runs",
+    "markdown",
+    "protocol_overrides",
+    "run",
+    "summarise",
+    "train_and_measure",
+]
