@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -143,12 +145,17 @@ def test_each_subset_is_estimated_once_by_a_single_threaded_blas_whatever_the_wo
 def test_a_worker_error_reaches_the_caller(monkeypatch):
     monkeypatch.setattr(kid_module, "blas_threads", lambda: 2)
 
+    calls = []
+
     def failing(X, Y, workspace=None):
+        calls.append(1)
+        time.sleep(0.01)  # the 200 subsets would take a second; the error is seen after the first
         raise MemoryError("no room for the kernel matrix")
 
     monkeypatch.setattr(kid_module, "subset_mmd2", failing)
     with pytest.raises(MemoryError, match="no room"):
-        kid(gaussian(30, 4, 0), gaussian(30, 4, 1), subsets=4, subset_size=10)
+        kid(gaussian(300, 4, 0), gaussian(300, 4, 1), subsets=200, subset_size=10)
+    assert len(calls) < 200  # the subsets queued behind the error are dropped
 
 
 def test_defaults_are_100_subsets_of_1000_with_seed_2020(monkeypatch):

@@ -234,7 +234,11 @@ def subset_estimates_numpy(
             index1 = rng.choice(len(f1), subset_size, replace=False)
             index2 = rng.choice(len(f2), subset_size, replace=False)
             estimates.append(pool.submit(estimate, index1, index2))
-        return np.array([estimate.result() for estimate in estimates])  # result() re-raises a worker's error
+        try:
+            return np.array([estimate.result() for estimate in estimates])  # result() re-raises a worker's error
+        except BaseException:  # an error or Ctrl-C: the subsets not yet started are dropped, not computed
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def kid(
