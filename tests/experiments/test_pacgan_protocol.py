@@ -101,9 +101,10 @@ def test_an_interrupted_protocol_resumes_without_training_finished_runs_again(tm
     csv_path = tmp_path / "pacgan.csv"
     lines = csv_path.read_text().splitlines()
     assert len(lines) == 5  # header and the four runs
-    csv_path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2] + "\n")  # torn last write
+    csv_path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])  # torn last write
     mixtures.run(args)
     assert trained == [("ring", 2, 1)]
+    assert len(pacgan_protocol.finished_runs(csv_path)) == 4  # the new row did not join the torn line
     mixtures.run(argparse.Namespace(**{**vars(args), "first_seed": 2, "seeds": 1}))
     assert trained == [("ring", 2, 1), ("ring", 1, 2), ("ring", 2, 2)]
     merged = mixtures.run(argparse.Namespace(**{**vars(args), "seeds": 3}))

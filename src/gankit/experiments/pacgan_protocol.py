@@ -196,10 +196,13 @@ def append_run(path: Path, row: dict) -> None:
     """Add one finished run to ``pacgan.csv`` (the header first if the file is new), flushed to disk at once, so
     that an interrupted protocol keeps every run it finished."""
     new = not path.exists() or path.stat().st_size == 0
+    torn = not new and path.read_bytes()[-1:] != b"\n"  # a line cut short: the new row starts on a line of its own
     with path.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(row))
         if new:
             writer.writeheader()
+        if torn:
+            handle.write("\r\n")
         writer.writerow(row)
         handle.flush()
         os.fsync(handle.fileno())
