@@ -438,14 +438,13 @@ def _ignored_keys(config: Config) -> list[tuple[str, str]]:
         found += _set_away_from_default(model, ("depth",), "model", f"model.arch={model.arch} (depth is MLP-only)")
     why = f"model.arch={model.arch}" + (f" with model.d_arch={model.d_arch}" if model.d_arch else "")
     for arch, (name, d_only, shared) in FAMILY_SECTIONS.items():
-        g_reads, d_reads = model.arch == arch, discriminator_arch(model) == arch
-        section = getattr(config, name)
-        unread = [
-            key
-            for key in _all_keys(section)
-            if not (d_reads if key in d_only else (g_reads or d_reads) if key in shared else g_reads)
-        ]
-        found += _set_away_from_default(section, tuple(unread), name, why)
+        section, read = getattr(config, name), set()
+        if model.arch == arch:  # the generator's keys and the shared ones
+            read |= set(_all_keys(section)) - d_only
+        if discriminator_arch(model) == arch:
+            read |= d_only | shared
+        unread = tuple(key for key in _all_keys(section) if key not in read)
+        found += _set_away_from_default(section, unread, name, why)
     return found
 
 

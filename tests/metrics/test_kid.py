@@ -227,14 +227,17 @@ def test_strict_lower_kernel_sum_reads_only_the_strict_lower_triangle(chunk):
 
 
 @pytest.mark.parametrize("degree", [1, 2, 3, 4])
-def test_numpy_and_torch_kernel_values_agree(degree):
+def test_numpy_kernel_sum_equals_the_torch_kernel_values_summed(degree):
     from gankit.mmd.kernels import PolynomialKernel
 
     dot = torch.randn(6, 5, generator=torch.Generator().manual_seed(3))
     kernel = PolynomialKernel(degree=degree, gamma=0.3, coef0=0.5)
-    ours = kid_module.kernel_values(dot.numpy(), 5, kernel)
-    assert ours.dtype == np.float64
-    np.testing.assert_allclose(ours, ((0.3 * dot.double() + 0.5) ** degree).numpy(), rtol=1e-14)
+    values = kid_module.kernel_values(dot, 5, kernel)
+    assert values.dtype == torch.float64
+    torch.testing.assert_close(values, (0.3 * dot.double() + 0.5) ** degree, rtol=1e-14, atol=0)
+    assert kid_module.kernel_sum(dot.numpy(), 5, kernel) == pytest.approx(float(values.sum()), rel=1e-13)
+    with pytest.raises(GankitError, match="degree of at least 1"):
+        kid_module.kernel_sum(dot.numpy(), 5, PolynomialKernel(degree=0))
 
 
 @pytest.mark.parametrize("degree", [1, 2, 3, 4])

@@ -196,7 +196,11 @@ def append_run(path: Path, row: dict) -> None:
     """Add one finished run to ``pacgan.csv`` (the header first if the file is new), flushed to disk at once, so
     that an interrupted protocol keeps every run it finished."""
     new = not path.exists() or path.stat().st_size == 0
-    torn = not new and path.read_bytes()[-1:] != b"\n"  # a line cut short: the new row starts on a line of its own
+    torn = False
+    if not new:  # a last line cut short: the new row starts on a line of its own
+        with path.open("rb") as tail:
+            tail.seek(-1, os.SEEK_END)
+            torn = tail.read(1) != b"\n"
     with path.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(row))
         if new:
@@ -226,9 +230,9 @@ def run(args: argparse.Namespace) -> dict:
     finished = finished_runs(path)
     rows = []
     for data in datasets:
+        run_steps = steps or resolve(f"{data}-pacgan").train.steps  # the key of a finished run
         for pack in packs:
             for seed in range(args.first_seed, args.first_seed + seeds):
-                run_steps = resolve(f"{data}-pacgan", protocol_overrides(pack, seed, steps)).train.steps
                 row = finished.get((data, pack, seed, run_steps))
                 if row is None:
                     row = train_and_measure(data, pack, seed, steps)

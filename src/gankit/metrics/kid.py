@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -94,29 +95,21 @@ class Workspace:
         )
 
 
-def front(buffer: np.ndarray | None, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
-    """A C-contiguous array of ``shape`` over the front of a flat ``buffer``, or a new one without a buffer."""
+def front(buffer: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """A C-contiguous array of ``shape`` over the front of a flat ``buffer``, or a new float64 one without it."""
     if buffer is None:
-        return np.empty(shape, dtype)
+        return np.empty(shape)
     return buffer[: math.prod(shape)].reshape(shape)
 
 
-def _integer_power(values: np.ndarray, degree: int) -> np.ndarray:
-    """values ** degree in place by repeated multiplication (numpy's ``power`` is 6x slower for degree 3)."""
-    if degree < 1:
-        return np.power(values, degree, out=values)
-    base = values.copy()
-    for _ in range(degree - 1):
-        values *= base
-    return values
-
-
 def _power_sum(values: np.ndarray, degree: int, base: np.ndarray | None = None) -> float:
-    """sum of values ** degree for a C-contiguous float64 array: values^(degree - 1) by repeated multiplication into
-    the flat buffer ``base`` (a new array without it), then one BLAS dot product with the values (two passes fewer
-    than raising to the power and summing)."""
-    if degree < 2:
-        return float((np.power(values, degree) if degree < 1 else values).sum())
+    """sum of values ** degree (degree >= 1, so zeros add nothing) for a C-contiguous float64 array: values^(degree
+    - 1) by repeated multiplication into the flat buffer ``base`` (a new array without it), then one BLAS dot product
+    with the values (two passes fewer than raising to the power and summing)."""
+    if degree < 1:
+        raise GankitError(f"the KID kernel sums take a polynomial degree of at least 1, got {degree}")
+    if degree == 1:
+        return float(values.sum())
     power = values
     if degree > 2:
         power = np.multiply(values, values, out=front(base, values.shape))
@@ -134,12 +127,10 @@ def _affine(dot: np.ndarray, dim: int, kernel: PolynomialKernel, workspace: Work
     return values
 
 
-def kernel_values(dot: Array, dim: int, kernel: PolynomialKernel = KID_KERNEL) -> Array:
-    """(gamma dot + coef0)^degree of an inner-product matrix (a tensor or, on the CPU, a numpy array) as a new
-    float64 array of the same kind (Binkowski et al. 2018, Sec. 4: the KID kernel with gamma = 1 / dim); the caller's
-    matrix stays intact, even a float64 one."""
-    if isinstance(dot, np.ndarray):
-        return _integer_power(_affine(dot, dim, kernel, None), kernel.degree)
+def kernel_values(dot: torch.Tensor, dim: int, kernel: PolynomialKernel = KID_KERNEL) -> torch.Tensor:
+    """(gamma dot + coef0)^degree of an inner-product matrix as a new float64 tensor (Binkowski et al. 2018, Sec. 4:
+    the KID kernel with gamma = 1 / dim); the caller's matrix stays intact, even a float64 one. (Numpy matrices, on
+    the CPU, are summed without keeping the values: :func:`kernel_sum`.)"""
     gamma = kernel.gamma if kernel.gamma is not None else 1.0 / dim
     return dot.to(torch.float64, copy=True).mul_(gamma).add_(kernel.coef0).pow_(kernel.degree)
 
@@ -196,7 +187,7 @@ def subset_mmd2(X: Array, Y: Array, kernel: PolynomialKernel = KID_KERNEL, works
     def product(A: Array, B: Array) -> Array:
         if workspace is None:
             return A @ B.T
-        return np.matmul(A, B.T, out=front(workspace.dot, (len(A), len(B)), workspace.dot.dtype))
+        return np.matmul(A, B.T, out=front(workspace.dot, (len(A), len(B))))
 
     chunk = workspace.chunk if workspace else ROW_CHUNK
     within_x = 2 * strict_lower_kernel_sum(product(X, X), dim, kernel, chunk, workspace)
@@ -208,6 +199,15 @@ def subset_mmd2(X: Array, Y: Array, kernel: PolynomialKernel = KID_KERNEL, works
 def blas_threads() -> int:
     """The threads of the BLAS that numpy calls (the largest count of the BLAS libraries loaded), at least 1."""
     return max([info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] or [1])
+
+
+def subset_indices(
+    rng: np.random.RandomState, n1: int, n2: int, subset_size: int, subsets: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The index pairs of the subsets, drawn without replacement in torch-fidelity's order (first set, then second,
+    per subset)."""
+    for _ in range(subsets):
+        yield rng.choice(n1, subset_size, replace=False), rng.choice(n2, subset_size, replace=False)
 
 
 def subset_estimates_numpy(
@@ -229,11 +229,8 @@ def subset_estimates_numpy(
         return subset_mmd2(X, Y, workspace=local.workspace)
 
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        estimates = []
-        for _ in range(subsets):
-            index1 = rng.choice(len(f1), subset_size, replace=False)
-            index2 = rng.choice(len(f2), subset_size, replace=False)
-            estimates.append(pool.submit(estimate, index1, index2))
+        indices = subset_indices(rng, len(f1), len(f2), subset_size, subsets)
+        estimates = [pool.submit(estimate, index1, index2) for index1, index2 in indices]
         try:
             return np.array([estimate.result() for estimate in estimates])  # result() re-raises a worker's error
         except BaseException:  # an error or Ctrl-C: the subsets not yet started are dropped, not computed
@@ -260,11 +257,12 @@ def kid(
     if CPU_IN_NUMPY and f1.device.type == "cpu" and f2.device.type == "cpu":  # numpy arrays sharing the memory
         values = subset_estimates_numpy(f1.numpy(), f2.numpy(), subsets, subset_size, rng)
     else:
-        values = np.empty(subsets)
-        for i in range(subsets):
-            index1 = torch.from_numpy(rng.choice(n1, subset_size, replace=False)).to(f1.device)
-            index2 = torch.from_numpy(rng.choice(n2, subset_size, replace=False)).to(f2.device)
-            values[i] = subset_mmd2(f1[index1], f2[index2])
+        values = np.array(
+            [
+                subset_mmd2(f1[torch.from_numpy(a).to(f1.device)], f2[torch.from_numpy(b).to(f2.device)])
+                for a, b in subset_indices(rng, n1, n2, subset_size, subsets)
+            ]
+        )
     mean, std = float(values.mean()), float(values.std())
     half = 1.96 * std / math.sqrt(subsets)
     return {"kid_mean": mean, "kid_std": std, "kid_ci_low": mean - half, "kid_ci_high": mean + half}
